@@ -1,0 +1,4 @@
+import { InitRegistry1763769600000 } from './1763769600000-InitRegistry.js';
+
+/** Every migration, oldest first. Add new ones here (ESM cannot glob-load them reliably). */
+export const MIGRATIONS = [InitRegistry1763769600000];

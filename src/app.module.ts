@@ -1,0 +1,56 @@
+import { type DynamicModule, Global, Inject, Module, type OnApplicationShutdown } from '@nestjs/common';
+import { LoggerModule } from 'nestjs-pino';
+import { AppConfig } from './config/config.js';
+import { CoordinationModule } from './coordination/coordination.module.js';
+import { Database } from './database/database.js';
+import { ObservabilityModule } from './observability/observability.module.js';
+import { RegistryModule } from './registry/registry.module.js';
+import { HealthModule } from './health/health.module.js';
+import { XdsModule } from './xds/xds.module.js';
+
+/** Provides the validated config and the open database to every module; closes the database last. */
+@Global()
+@Module({})
+class CoreModule implements OnApplicationShutdown {
+  constructor(@Inject(Database) private readonly db: Database) {}
+
+  static forRoot(config: AppConfig, db: Database): DynamicModule {
+    return {
+      module: CoreModule,
+      providers: [
+        { provide: AppConfig, useValue: config },
+        { provide: Database, useValue: db },
+      ],
+      exports: [AppConfig, Database],
+    };
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.db.close();
+  }
+}
+
+/** The whole control plane. */
+@Module({})
+export class AppModule {
+  static forRoot(config: AppConfig, db: Database): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        CoreModule.forRoot(config, db),
+        LoggerModule.forRoot({
+          pinoHttp: {
+            level: config.LOG_LEVEL,
+            redact: ['req.headers.authorization', 'req.headers.cookie'],
+            autoLogging: { ignore: (req) => req.url === '/health' || req.url === '/ready' || req.url === '/metrics' },
+          },
+        }),
+        CoordinationModule,
+        ObservabilityModule,
+        RegistryModule,
+        XdsModule,
+        HealthModule,
+      ],
+    };
+  }
+}

@@ -1,0 +1,156 @@
+import 'reflect-metadata';
+import { NestFactory } from '@nestjs/core';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import express, { type NextFunction, type Request, type Response } from 'express';
+import { Logger } from 'nestjs-pino';
+import { AppModule } from './app.module.js';
+import { createValidationPipe, EtagInterceptor, HttpErrorFilter, toErrorBody } from './common/http.js';
+import { EphemeralEndpoints } from './registry/ephemeral-endpoints.js';
+import type { AppConfig } from './config/config.js';
+import { Database } from './database/database.js';
+import { MetricsService } from './observability/metrics.service.js';
+import { RegistryGrpcServer } from './registry/grpc/registry.grpc-server.js';
+import { XdsServer } from './xds/xds.server.js';
+
+const JSON_TYPES = ['application/json', 'application/merge-patch+json', 'application/*+json'];
+const YAML_TYPES = ['application/yaml', 'application/x-yaml', 'text/yaml', 'text/x-yaml'];
+
+/** A running control plane and where it listens. */
+export interface RunningApp {
+  app: NestExpressApplication;
+  httpPort: number;
+  grpcPort: number;
+  xdsPort: number;
+  close(): Promise<void>;
+}
+
+/** Opens the database, builds the Nest app, and starts REST and gRPC listeners. */
+export async function startApp(config: AppConfig): Promise<RunningApp> {
+  const db = await Database.open({
+    url: config.DATABASE_URL,
+    dataDir: config.DATA_DIR,
+    poolSize: config.DATABASE_POOL_SIZE,
+    runMigrations: config.MIGRATIONS_RUN,
+  });
+  let app: NestExpressApplication;
+  try {
+    app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config, db), {
+      bodyParser: false,
+      bufferLogs: true,
+      abortOnError: false,
+    });
+  } catch (e) {
+    await db.close();
+    throw e;
+  }
+  try {
+    app.useLogger(app.get(Logger));
+    app.disable('x-powered-by');
+    app.set('etag', false); // ETag carries resource versions only (set by EtagInterceptor)
+    configureHttp(app, config);
+    await app.listen(config.PORT, config.HOST);
+    installHeartbeatFastPath(app.getHttpServer(), app.get(EphemeralEndpoints), app.get(MetricsService), config.BODY_LIMIT_BYTES);
+  } catch (e) {
+    await app.close();
+    throw e;
+  }
+  const address = app.getHttpServer().address();
+  return {
+    app,
+    httpPort: typeof address === 'object' && address ? address.port : config.PORT,
+    grpcPort: app.get(RegistryGrpcServer).port,
+    xdsPort: app.get(XdsServer).port,
+    close: () => app.close(),
+  };
+}
+
+const HEARTBEAT = /^\/api\/v1\/services\/([a-z0-9-]{1,63})\/endpoints\/([a-z0-9-]{1,63})\/heartbeat\/?(\?.*)?$/;
+const HEARTBEAT_ROUTE = '/api/v1/services/:service/endpoints/:name/heartbeat';
+
+/**
+ * The heartbeat hot path: PUT .../heartbeat is answered at the HTTP server,
+ * ahead of Express and Nest (same service call, same JSON and errors, still
+ * counted in the metrics), because fleets send thousands per second. Anything
+ * else, and a heartbeat with an unexpected content type or a large body, goes
+ * the normal way; the Nest route also keeps it in the OpenAPI document.
+ */
+function installHeartbeatFastPath(server: import('node:http').Server, ephemeral: EphemeralEndpoints, metrics: MetricsService, limit: number): void {
+  const handlers = server.listeners('request') as ((req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) => void)[];
+  server.removeAllListeners('request');
+  server.on('request', (req, res) => {
+    const m = req.method === 'PUT' ? HEARTBEAT.exec(req.url ?? '') : null;
+    const type = req.headers['content-type'];
+    if (!m || (type && !/^application\/json\b/i.test(type)) || Number(req.headers['content-length'] ?? 0) > limit) {
+      for (const h of handlers) h.call(server, req, res);
+      return;
+    }
+    const start = process.hrtime.bigint();
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const send = (status: number, body: unknown) => {
+        const text = JSON.stringify(body);
+        res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), ...(status === 503 ? { 'retry-after': '1' } : {}) });
+        res.end(text);
+        const labels = { route: HEARTBEAT_ROUTE, method: 'PUT', status: String(status) };
+        metrics.httpRequests.inc(labels);
+        metrics.httpDuration.observe(labels, Number(process.hrtime.bigint() - start) / 1e9);
+      };
+      let body: unknown;
+      try {
+        body = chunks.length ? JSON.parse(Buffer.concat(chunks).toString('utf8')) : undefined;
+      } catch (e) {
+        return send(400, { statusCode: 400, error: 'Bad Request', message: `body is not valid JSON: ${(e as Error).message}` });
+      }
+      ephemeral.heartbeat(m[1], m[2], body).then(
+        (out) => send(200, out),
+        (err) => {
+          const b = toErrorBody(err);
+          send(b.statusCode, b);
+        },
+      );
+    });
+  });
+}
+
+function configureHttp(app: NestExpressApplication, config: AppConfig): void {
+  const metrics = app.get(MetricsService);
+  app.use((req: Request, res: Response, next: NextFunction) => {
+    const start = process.hrtime.bigint();
+    res.on('finish', () => {
+      const route = req.route?.path ? `${req.baseUrl ?? ''}${req.route.path}` : 'unmatched';
+      const labels = { route, method: req.method, status: String(res.statusCode) };
+      metrics.httpRequests.inc(labels);
+      metrics.httpDuration.observe(labels, Number(process.hrtime.bigint() - start) / 1e9);
+    });
+    next();
+  });
+  // 415 before parsing: only JSON everywhere, plus YAML on /apply.
+  app.use((req: Request, res: Response, next: NextFunction) => {
+    const hasBody = req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
+    if (!hasBody || !['POST', 'PUT', 'PATCH'].includes(req.method)) return next();
+    const yamlOk = req.path === '/api/v1/apply';
+    if (req.is(JSON_TYPES) || (yamlOk && req.is(YAML_TYPES))) return next();
+    res.status(415).json({
+      statusCode: 415,
+      error: 'Unsupported Media Type',
+      message: `Content-Type ${req.headers['content-type'] ?? '(none)'} is not supported here; use application/json${yamlOk ? ' or application/yaml' : ''}`,
+    });
+  });
+  app.use(express.json({ type: JSON_TYPES, limit: config.BODY_LIMIT_BYTES, strict: false }));
+  app.use(express.text({ type: YAML_TYPES, limit: config.BODY_LIMIT_BYTES }));
+  app.useGlobalPipes(createValidationPipe());
+  app.useGlobalFilters(new HttpErrorFilter());
+  app.useGlobalInterceptors(new EtagInterceptor());
+
+  const doc = SwaggerModule.createDocument(
+    app,
+    new DocumentBuilder()
+      .setTitle('Switchyard')
+      .setDescription('Registry of services, endpoints, routes, listeners and policies; the xDS config source.')
+      .setVersion('v1')
+      .build(),
+  );
+  SwaggerModule.setup('api/docs', app, doc, { jsonDocumentUrl: 'api/docs-json' });
+}

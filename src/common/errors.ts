@@ -1,0 +1,50 @@
+/** One problem with one field of a request, e.g. `spec.rules[1].backends[0].weight`. */
+export interface FieldViolation {
+  field: string;
+  message: string;
+}
+
+/** Base of the errors the application services raise; each transport maps them to its own codes. */
+export abstract class DomainError extends Error {
+  abstract readonly code: 'invalid' | 'not_found' | 'conflict' | 'already_exists' | 'precondition' | 'unavailable';
+  details?: Record<string, unknown>;
+}
+
+/** Bad input: 400 / INVALID_ARGUMENT, with one entry per bad field. */
+export class ValidationFailed extends DomainError {
+  readonly code = 'invalid';
+  constructor(readonly violations: FieldViolation[], message = 'validation failed') {
+    super(`${message}: ${violations.map((v) => `${v.field}: ${v.message}`).join('; ')}`);
+  }
+}
+
+export class NotFound extends DomainError {
+  readonly code = 'not_found';
+}
+
+export class AlreadyExists extends DomainError {
+  readonly code = 'already_exists';
+}
+
+/** The request is well-formed but conflicts with other resources (e.g. referrers). */
+export class Conflict extends DomainError {
+  readonly code = 'conflict';
+  constructor(message: string, details?: Record<string, unknown>) {
+    super(message);
+    this.details = details;
+  }
+}
+
+/** If-Match / expected version did not match: 412 / FAILED_PRECONDITION. */
+export class PreconditionFailed extends DomainError {
+  readonly code = 'precondition';
+  constructor(message: string, details?: Record<string, unknown>) {
+    super(message);
+    this.details = details;
+  }
+}
+
+/** A dependency (the database) cannot be reached: 503 / UNAVAILABLE. */
+export class Unavailable extends DomainError {
+  readonly code = 'unavailable';
+}

@@ -1,0 +1,129 @@
+import {
+  type ArgumentMetadata,
+  type ArgumentsHost,
+  Catch,
+  type CallHandler,
+  createParamDecorator,
+  type ExceptionFilter,
+  type ExecutionContext,
+  HttpException,
+  Injectable,
+  Logger,
+  type NestInterceptor,
+  ValidationPipe,
+} from '@nestjs/common';
+import type { Request, Response } from 'express';
+import { map, type Observable } from 'rxjs';
+import { DomainError, ValidationFailed } from './errors.js';
+import { flattenErrors, VALIDATOR_OPTIONS } from './validate.js';
+
+const HTTP_STATUS: Record<DomainError['code'], number> = {
+  invalid: 400,
+  not_found: 404,
+  conflict: 409,
+  already_exists: 409,
+  precondition: 412,
+  unavailable: 503,
+};
+
+const REASON: Record<number, string> = {
+  400: 'Bad Request',
+  404: 'Not Found',
+  405: 'Method Not Allowed',
+  409: 'Conflict',
+  412: 'Precondition Failed',
+  413: 'Payload Too Large',
+  415: 'Unsupported Media Type',
+  500: 'Internal Server Error',
+  503: 'Service Unavailable',
+};
+
+/** The JSON error body every failed request gets. */
+export interface ErrorBody {
+  statusCode: number;
+  error: string;
+  message: string;
+  violations?: { field: string; message: string }[];
+  [detail: string]: unknown;
+}
+
+/** Maps domain errors, Nest HTTP errors and body-parser errors to one JSON shape. */
+@Catch()
+export class HttpErrorFilter implements ExceptionFilter {
+  private readonly log = new Logger('HttpErrorFilter');
+
+  catch(err: unknown, host: ArgumentsHost): void {
+    const res = host.switchToHttp().getResponse<Response>();
+    const body = toErrorBody(err);
+    if (body.statusCode >= 500 && body.statusCode !== 503) this.log.error(err);
+    if (body.statusCode === 503) res.setHeader('Retry-After', '1');
+    res.status(body.statusCode).json(body);
+  }
+}
+
+export function toErrorBody(err: unknown): ErrorBody {
+  if (err instanceof ValidationFailed) {
+    return { statusCode: 400, error: REASON[400], message: 'validation failed', violations: err.violations };
+  }
+  if (err instanceof DomainError) {
+    const statusCode = HTTP_STATUS[err.code];
+    return { statusCode, error: REASON[statusCode], message: err.message, ...(err.details ?? {}) };
+  }
+  if (err instanceof HttpException) {
+    const statusCode = err.getStatus();
+    const r = err.getResponse();
+    const message = typeof r === 'string' ? r : ((r as { message?: unknown }).message ?? err.message);
+    // Keep structured bodies (e.g. terminus' per-indicator details on 503).
+    const extra = typeof r === 'object' && r !== null ? (r as Record<string, unknown>) : {};
+    return { error: REASON[statusCode] ?? 'Error', ...extra, statusCode, message: Array.isArray(message) ? message.join('; ') : String(message) };
+  }
+  // body-parser errors carry an HTTP status (413 too large, 400 bad JSON, 415 charset).
+  const e = err as { status?: number; statusCode?: number; type?: string; message?: string };
+  const status = e.status ?? e.statusCode;
+  if (typeof status === 'number' && status >= 400 && status < 500) {
+    const message = e.type === 'entity.too.large' ? 'request body is larger than the limit' : e.type === 'entity.parse.failed' ? `body is not valid JSON: ${e.message}` : (e.message ?? 'bad request');
+    return { statusCode: status, error: REASON[status] ?? 'Error', message };
+  }
+  return { statusCode: 500, error: REASON[500], message: 'internal error' };
+}
+
+// A DTO body must be one JSON object; class-validator would otherwise report an array's indexes as unknown fields.
+class BodyShapeValidationPipe extends ValidationPipe {
+  override async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
+    if (metadata.type === 'body' && metadata.metatype && this.toValidate(metadata) && (value === null || typeof value !== 'object' || Array.isArray(value)))
+      throw new ValidationFailed([{ field: '(body)', message: 'must be a JSON object' }]);
+    return super.transform(value, metadata);
+  }
+}
+
+/** The global pipe: unknown fields rejected, errors reported per field path. */
+export function createValidationPipe(): ValidationPipe {
+  return new BodyShapeValidationPipe({
+    ...VALIDATOR_OPTIONS,
+    transform: true,
+    exceptionFactory: (errors) => new ValidationFailed(flattenErrors(errors)),
+  });
+}
+
+/** Sets `ETag: "<version>"` on responses that are a single resource. */
+@Injectable()
+export class EtagInterceptor implements NestInterceptor {
+  intercept(ctx: ExecutionContext, next: CallHandler): Observable<unknown> {
+    return next.handle().pipe(
+      map((body) => {
+        if (body && typeof body === 'object' && 'kind' in body && typeof (body as { version?: unknown }).version === 'number') {
+          ctx.switchToHttp().getResponse<Response>().setHeader('ETag', `"${(body as { version: number }).version}"`);
+        }
+        return body;
+      }),
+    );
+  }
+}
+
+/** Who made the request (X-Switchyard-Actor, default "anonymous") and its If-Match. */
+export const WriteCtx = createParamDecorator((_: unknown, ctx: ExecutionContext) => {
+  const req = ctx.switchToHttp().getRequest<Request>();
+  const actor = String(req.headers['x-switchyard-actor'] ?? 'anonymous').slice(0, 128);
+  const ifMatch = req.headers['if-match'];
+  return { actor, ...(ifMatch !== undefined ? { ifMatch: String(ifMatch) } : {}) };
+});

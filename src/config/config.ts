@@ -1,0 +1,143 @@
+import 'reflect-metadata';
+import { readFileSync } from 'node:fs';
+import { plainToInstance, Transform } from 'class-transformer';
+import { IsBoolean, IsIn, IsInt, IsOptional, IsString, Matches, Max, Min, validateSync } from 'class-validator';
+import YAML from 'yaml';
+
+const toInt = ({ value }: { value: unknown }) =>
+  typeof value === 'string' && /^-?\d+$/.test(value.trim()) ? Number(value) : value;
+const toBool = ({ value }: { value: unknown }) => {
+  if (typeof value !== 'string') return value;
+  const v = value.trim().toLowerCase();
+  if (['1', 'true', 'yes', 'on'].includes(v)) return true;
+  if (['0', 'false', 'no', 'off'].includes(v)) return false;
+  return value;
+};
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+/**
+ * Process configuration. Every field comes from the environment variable of the
+ * same name (or from CONFIG_FILE, which the environment overrides) and is
+ * validated at boot; a bad value stops the process with a message naming it.
+ */
+export class AppConfig {
+  /** REST API port (0 = pick a free one). */
+  @Transform(toInt) @IsInt() @Min(0) @Max(65535)
+  PORT = 8080;
+
+  /** Bind address for every listener we open. */
+  @IsString()
+  HOST = '0.0.0.0';
+
+  /** Management gRPC API port. */
+  @Transform(toInt) @IsInt() @Min(0) @Max(65535)
+  GRPC_PORT = 9090;
+
+  /** xDS (ADS) gRPC port. */
+  @Transform(toInt) @IsInt() @Min(0) @Max(65535)
+  XDS_PORT = 18000;
+
+  /** PostgreSQL connection string; absent = embedded PGlite. */
+  @IsOptional() @Matches(/^postgres(ql)?:\/\//, { message: 'must be a postgres:// or postgresql:// URL' })
+  DATABASE_URL?: string;
+
+  /** Max connections in the PostgreSQL pool (the embedded database always uses 1). */
+  @Transform(toInt) @IsInt() @Min(1) @Max(200)
+  DATABASE_POOL_SIZE = 10;
+
+  /** Comma-separated etcd endpoints; absent = in-memory coordination. */
+  @IsOptional() @IsString()
+  ETCD_ENDPOINTS?: string;
+
+  /** Name of this control-plane replica (leader election, membership); default host-pid. */
+  @IsOptional() @IsString() @Matches(/^[A-Za-z0-9._-]{1,128}$/, { message: 'must be 1-128 letters, digits, ".", "_" or "-"' })
+  REPLICA_ID?: string;
+
+  /** Leader lease TTL: failover takes at most this plus a second. */
+  @Transform(toInt) @IsInt() @Min(1) @Max(600)
+  LEADER_TTL_SECONDS = 5;
+
+  /** Probe link-local and cloud-metadata addresses (refused by default). */
+  @Transform(toBool) @IsBoolean()
+  HEALTH_ALLOW_LINK_LOCAL = false;
+
+  /** Most probes in flight at once in this process (bounds sockets). */
+  @Transform(toInt) @IsInt() @Min(1) @Max(100000)
+  HEALTH_MAX_CONCURRENT_PROBES = 512;
+
+  /** Panic guard: above this percentage of failing endpoints, a service keeps them all in rotation. */
+  @Transform(toInt) @IsInt() @Min(0) @Max(100)
+  HEALTH_PANIC_PERCENT = 50;
+
+  /** Where the embedded database keeps its files. */
+  @IsString()
+  DATA_DIR = './.switchyard/data';
+
+  @IsIn(LOG_LEVELS as unknown as string[])
+  LOG_LEVEL: (typeof LOG_LEVELS)[number] = 'info';
+
+  /** Apply pending migrations at start-up. */
+  @Transform(toBool) @IsBoolean()
+  MIGRATIONS_RUN = true;
+
+  /** Largest accepted request body, in bytes. */
+  @Transform(toInt) @IsInt() @Min(1024) @Max(64 * 1024 * 1024)
+  BODY_LIMIT_BYTES = 2 * 1024 * 1024;
+
+  /** Rebuild debounce: wait for this much quiet after a change... */
+  @Transform(toInt) @IsInt() @Min(0) @Max(60000)
+  XDS_DEBOUNCE_QUIET_MS = 100;
+
+  /** ...but never delay a rebuild longer than this after the first change. */
+  @Transform(toInt) @IsInt() @Min(0) @Max(600000)
+  XDS_DEBOUNCE_MAX_MS = 1000;
+
+  /** How often to look at the change log for writes made by other processes. */
+  @Transform(toInt) @IsInt() @Min(50) @Max(600000)
+  XDS_POLL_INTERVAL_MS = 1000;
+
+  /** How long graceful shutdown waits for in-flight work, in ms. */
+  @Transform(toInt) @IsInt() @Min(0) @Max(600000)
+  SHUTDOWN_TIMEOUT_MS = 10000;
+}
+
+/** Raised when configuration is invalid; the message names every bad variable. */
+export class ConfigError extends Error {}
+
+const KEYS = Object.keys(new AppConfig()).concat(['DATABASE_URL', 'ETCD_ENDPOINTS', 'REPLICA_ID']);
+
+/**
+ * Builds the configuration from `env` (default process.env) and, when
+ * CONFIG_FILE is set, from that YAML/JSON file underneath it.
+ */
+export function loadConfig(env: Record<string, string | undefined> = process.env): AppConfig {
+  const raw: Record<string, unknown> = {};
+  if (env.CONFIG_FILE) {
+    let file: unknown;
+    try {
+      file = YAML.parse(readFileSync(env.CONFIG_FILE, 'utf8'));
+    } catch (e) {
+      throw new ConfigError(`CONFIG_FILE ${env.CONFIG_FILE}: ${(e as Error).message}`);
+    }
+    if (file && typeof file === 'object') {
+      for (const [k, v] of Object.entries(file)) {
+        if (!KEYS.includes(k)) throw new ConfigError(`CONFIG_FILE ${env.CONFIG_FILE}: unknown setting ${k}`);
+        raw[k] = typeof v === 'number' || typeof v === 'boolean' ? String(v) : v;
+      }
+    }
+  }
+  for (const k of KEYS) if (env[k] !== undefined && env[k] !== '') raw[k] = env[k];
+  const cfg = plainToInstance(AppConfig, raw, { exposeDefaultValues: true });
+  const errors = validateSync(cfg, { forbidUnknownValues: false });
+  if (errors.length) {
+    const lines = errors.map((e) => {
+      const c = e.constraints ?? {};
+      const typeRule = ['isInt', 'isBoolean', 'isString'].find((r) => r in c);
+      const msgs = (typeRule ? [c[typeRule]] : Object.values(c)).map((m) => m.replace(new RegExp(`^${e.property}\\s*`), ''));
+      return `${e.property}=${JSON.stringify(raw[e.property])}: ${msgs.join('; ')}`;
+    });
+    throw new ConfigError(`Invalid configuration:\n  ${lines.join('\n  ')}`);
+  }
+  return cfg;
+}

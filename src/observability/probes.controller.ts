@@ -1,0 +1,68 @@
+import { Controller, Get, Header, Inject } from '@nestjs/common';
+import { ApiExcludeEndpoint, ApiTags } from '@nestjs/swagger';
+import { HealthCheck, HealthCheckService, HealthIndicatorService } from '@nestjs/terminus';
+import { Replica } from '../coordination/coordination.module.js';
+import { Database } from '../database/database.js';
+import { MetricsService } from './metrics.service.js';
+
+/** Liveness, readiness and Prometheus metrics. */
+@ApiTags('operations')
+@Controller()
+export class ProbesController {
+  constructor(
+    private readonly health: HealthCheckService,
+    private readonly indicator: HealthIndicatorService,
+    @Inject(Database) private readonly db: Database,
+    private readonly metrics: MetricsService,
+    private readonly replica: Replica,
+  ) {}
+
+  /** Liveness: the process is up and serving HTTP. */
+  @Get('health')
+  @HealthCheck()
+  live() {
+    return this.health.check([() => this.indicator.check('process').up({ pid: process.pid, uptimeSeconds: Math.round(process.uptime()) })]);
+  }
+
+  /**
+   * Readiness: the database answers and every migration is applied. Coordination
+   * (etcd) being unreachable only degrades readiness: config keeps being served.
+   */
+  @Get('ready')
+  @HealthCheck()
+  ready() {
+    return this.health.check([
+      () => this.indicator.check('database').attempt(async () => {
+        await this.db.ping();
+        return { embedded: this.db.isEmbedded };
+      }).withTimeout(3000),
+      () => this.indicator.check('migrations').attempt(async () => {
+        const pending = await this.db.pendingMigrations();
+        if (pending.length) throw new Error(`pending migrations: ${pending.join(', ')}`);
+        return { pending: 0 };
+      }).withTimeout(3000),
+      async () => {
+        const session = this.indicator.check('coordination');
+        const about = {
+          backend: this.replica.coordination.kind,
+          replica: this.replica.id,
+          leader: this.replica.election.leader()?.id ?? null,
+          isLeader: this.replica.election.isLeader,
+        };
+        try {
+          await this.replica.coordination.ping(2000);
+          return session.up(about);
+        } catch (e) {
+          return session.degraded({ ...about, message: `coordination unreachable, serving the last known config: ${(e as Error).message}` });
+        }
+      },
+    ]);
+  }
+
+  @Get('metrics')
+  @ApiExcludeEndpoint()
+  @Header('Content-Type', 'text/plain; version=0.0.4; charset=utf-8')
+  scrape() {
+    return this.metrics.text();
+  }
+}

@@ -1,0 +1,19 @@
+import type { Kind } from '../model.js';
+import { EndpointDto } from './endpoint.dto.js';
+import { ListenerDto } from './listener.dto.js';
+import { PolicyDto } from './policy.dto.js';
+import type { ResourceDto } from './resource.dto.js';
+import { RouteDto } from './route.dto.js';
+import { ServiceDto } from './service.dto.js';
+
+/** DTO class per kind. */
+export const DTO_BY_KIND: Record<Kind, new () => ResourceDto> = {
+  Service: ServiceDto,
+  Endpoint: EndpointDto,
+  Route: RouteDto,
+  Listener: ListenerDto,
+  Policy: PolicyDto,
+};
+
+export { EndpointDto, ListenerDto, PolicyDto, RouteDto, ServiceDto };
+export type { ResourceDto };

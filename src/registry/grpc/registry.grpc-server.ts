@@ -1,0 +1,188 @@
+import { join } from 'node:path';
+import { type BeforeApplicationShutdown, Inject, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+import { AppConfig } from '../../config/config.js';
+import { ValidationFailed } from '../../common/errors.js';
+import { toGrpcError } from '../../common/grpc-errors.js';
+import { PROTO_DIR } from '../../common/paths.js';
+import { MetricsService } from '../../observability/metrics.service.js';
+import { type Kind, KINDS, type Resource, type ResourceKey } from '../model.js';
+import { RegistryService, type ResourceRef } from '../registry.service.js';
+import { jsonToStruct, type PbStruct, structToJson } from './struct.js';
+
+interface PbResource {
+  kind: string;
+  name: string;
+  service: string;
+  labels: Record<string, string>;
+  spec: PbStruct | null;
+  version: number;
+}
+
+/** Loads switchyard.v1 (shared by the server and by clients such as tests and the CLI). */
+export function loadRegistryProto(): grpc.GrpcObject {
+  const def = protoLoader.loadSync(join(PROTO_DIR, 'switchyard/v1/registry.proto'), {
+    keepCase: false,
+    longs: Number,
+    enums: String,
+    defaults: true,
+    oneofs: true,
+    includeDirs: [PROTO_DIR],
+  });
+  return grpc.loadPackageDefinition(def);
+}
+
+function kindOf(kind: string, field: string): Kind {
+  if (!(KINDS as readonly string[]).includes(kind)) throw new ValidationFailed([{ field, message: `must be one of: ${KINDS.join(', ')}` }]);
+  return kind as Kind;
+}
+
+function keyFrom(k: { kind: string; name: string; service: string } | null | undefined, field = 'key'): ResourceKey {
+  if (!k) throw new ValidationFailed([{ field, message: 'is required' }]);
+  const kind = kindOf(k.kind, `${field}.kind`);
+  if (kind === 'Endpoint' && !k.service) throw new ValidationFailed([{ field: `${field}.service`, message: 'is required for endpoints' }]);
+  return { kind, scope: kind === 'Endpoint' ? k.service : '', name: k.name };
+}
+
+function bodyFrom(r: PbResource): Record<string, unknown> {
+  return {
+    kind: r.kind,
+    ...(r.name ? { name: r.name } : {}),
+    ...(r.service ? { service: r.service } : {}),
+    labels: r.labels ?? {},
+    spec: structToJson(r.spec),
+  };
+}
+
+function toPb(r: Resource) {
+  return {
+    kind: r.kind,
+    name: r.name,
+    service: r.service ?? '',
+    labels: r.labels,
+    spec: jsonToStruct(r.spec),
+    version: r.version,
+    createdAt: r.createdAt,
+    updatedAt: r.updatedAt,
+    status: jsonToStruct(r.status),
+  };
+}
+
+const refToPb = (r: ResourceRef) => ({ kind: r.kind, name: r.name, service: r.service ?? '', version: r.version ?? 0 });
+const ifMatch = (v: number) => (v ? `"${v}"` : undefined);
+
+/**
+ * The management API over gRPC (proto/switchyard/v1/registry.proto), served
+ * by the same RegistryService as REST, on its own port.
+ */
+@Injectable()
+export class RegistryGrpcServer implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  private readonly log = new Logger('RegistryGrpcServer');
+  private server?: grpc.Server;
+  /** Bound port (useful when GRPC_PORT=0). */
+  port = 0;
+
+  constructor(
+    private readonly registry: RegistryService,
+    @Inject(AppConfig) private readonly config: AppConfig,
+    private readonly metrics: MetricsService,
+  ) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    const pkg = loadRegistryProto() as any;
+    const server = new grpc.Server({ 'grpc.max_receive_message_length': this.config.BODY_LIMIT_BYTES });
+    const r = this.registry;
+    const actor = (call: grpc.ServerUnaryCall<unknown, unknown>) => String(call.metadata.get('x-switchyard-actor')[0] ?? 'anonymous').slice(0, 128);
+    server.addService(pkg.switchyard.v1.Registry.service, {
+      Get: this.unary('Get', async (req: any) => toPb(await r.get(keyFrom(req.key)))),
+      List: this.unary('List', async (req: any) => {
+        const kind = kindOf(req.kind, 'kind');
+        if (kind === 'Endpoint' && !req.service) throw new ValidationFailed([{ field: 'service', message: 'is required for endpoints' }]);
+        const page = await r.list(kind, { labelSelector: req.labelSelector, limit: clamp(req.pageSize), pageToken: req.pageToken || undefined }, kind === 'Endpoint' ? req.service : undefined);
+        return { items: page.items.map(toPb), nextPageToken: page.nextPageToken ?? '' };
+      }),
+      Create: this.unary('Create', async (req: any, call) => {
+        const res = required(req.resource, 'resource');
+        const kind = kindOf(res.kind, 'resource.kind');
+        return toPb(await r.create(kind, bodyFrom(res), { actor: actor(call), service: res.service || undefined }));
+      }),
+      Update: this.unary('Update', async (req: any, call) => {
+        const res = required(req.resource, 'resource');
+        const key = keyFrom(res, 'resource');
+        return toPb(await r.replace(key, bodyFrom(res), { actor: actor(call), ifMatch: ifMatch(req.expectedVersion) }));
+      }),
+      Delete: this.unary('Delete', async (req: any, call) => {
+        const out = await r.remove(keyFrom(req.key), { actor: actor(call), ifMatch: ifMatch(req.expectedVersion), cascade: req.cascade });
+        return { deleted: out.deleted.map(refToPb), updated: out.updated.map(refToPb) };
+      }),
+      Apply: this.unary('Apply', async (req: any, call) => {
+        const out = await r.apply((req.resources as PbResource[]).map(bodyFrom), { actor: actor(call), dryRun: req.dryRun });
+        return { dryRun: out.dryRun, results: out.results.map(({ result, ...ref }) => ({ ref: refToPb(ref), result })) };
+      }),
+      ListChanges: this.unary('ListChanges', async (req: any) => {
+        if (req.since < 0) throw new ValidationFailed([{ field: 'since', message: 'must be >= 0' }]);
+        const out = await r.changes(req.since, clamp(req.limit));
+        return {
+          revision: out.revision,
+          changes: out.changes.map((c) => ({ ...c, service: c.service ?? '' })),
+        };
+      }),
+    });
+    this.port = await new Promise<number>((resolve, reject) =>
+      server.bindAsync(`${this.config.HOST}:${this.config.GRPC_PORT}`, grpc.ServerCredentials.createInsecure(), (err, port) =>
+        err ? reject(new Error(`cannot listen on GRPC_PORT ${this.config.GRPC_PORT}: ${err.message}`)) : resolve(port),
+      ),
+    );
+    this.server = server;
+    this.log.log(`management gRPC API listening on ${this.config.HOST}:${this.port}`);
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    const server = this.server;
+    if (!server) return;
+    this.server = undefined;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        server.forceShutdown();
+        resolve();
+      }, this.config.SHUTDOWN_TIMEOUT_MS);
+      server.tryShutdown(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
+  private unary(method: string, fn: (req: unknown, call: grpc.ServerUnaryCall<unknown, unknown>) => Promise<unknown>): grpc.handleUnaryCall<unknown, unknown> {
+    return (call, callback) => {
+      const start = process.hrtime.bigint();
+      const done = (code: grpc.status) => {
+        const labels = { method, code: grpc.status[code] };
+        this.metrics.grpcRequests.inc(labels);
+        this.metrics.grpcDuration.observe(labels, Number(process.hrtime.bigint() - start) / 1e9);
+      };
+      fn(call.request, call).then(
+        (res) => {
+          done(grpc.status.OK);
+          callback(null, res);
+        },
+        (err) => {
+          const e = toGrpcError(err);
+          if (e.code === grpc.status.INTERNAL) this.log.error(err);
+          done(e.code!);
+          callback(e);
+        },
+      );
+    };
+  }
+}
+
+function required<T>(v: T | null | undefined, field: string): T {
+  if (!v) throw new ValidationFailed([{ field, message: 'is required' }]);
+  return v;
+}
+
+function clamp(n: number): number {
+  return n > 0 ? Math.min(n, 1000) : 100;
+}

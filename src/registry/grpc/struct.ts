@@ -1,0 +1,52 @@
+/** google.protobuf.Value as @grpc/proto-loader decodes it (with oneofs: true). */
+type PbValue = {
+  kind?: string;
+  nullValue?: unknown;
+  numberValue?: number;
+  stringValue?: string;
+  boolValue?: boolean;
+  structValue?: PbStruct;
+  listValue?: { values?: PbValue[] };
+};
+export type PbStruct = { fields?: Record<string, PbValue> };
+
+/** google.protobuf.Struct → plain JSON object. */
+export function structToJson(s: PbStruct | null | undefined): Record<string, unknown> | undefined {
+  if (!s) return undefined;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(s.fields ?? {})) out[k] = valueToJson(v);
+  return out;
+}
+
+function valueToJson(v: PbValue): unknown {
+  switch (v.kind) {
+    case 'numberValue':
+      return v.numberValue;
+    case 'stringValue':
+      return v.stringValue;
+    case 'boolValue':
+      return v.boolValue;
+    case 'structValue':
+      return structToJson(v.structValue);
+    case 'listValue':
+      return (v.listValue?.values ?? []).map(valueToJson);
+    default:
+      return null;
+  }
+}
+
+/** Plain JSON object → google.protobuf.Struct. */
+export function jsonToStruct(o: Record<string, unknown>): PbStruct {
+  const fields: Record<string, PbValue> = {};
+  for (const [k, v] of Object.entries(o)) if (v !== undefined) fields[k] = jsonToValue(v);
+  return { fields };
+}
+
+function jsonToValue(v: unknown): PbValue {
+  if (v === null) return { nullValue: 'NULL_VALUE' };
+  if (typeof v === 'number') return { numberValue: v };
+  if (typeof v === 'string') return { stringValue: v };
+  if (typeof v === 'boolean') return { boolValue: v };
+  if (Array.isArray(v)) return { listValue: { values: v.map(jsonToValue) } };
+  return { structValue: jsonToStruct(v as Record<string, unknown>) };
+}

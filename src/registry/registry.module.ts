@@ -1,0 +1,32 @@
+import { Module } from '@nestjs/common';
+import { Database } from '../database/database.js';
+import { HealthBoardModule } from '../health/health-board.module.js';
+import { ObservabilityModule } from '../observability/observability.module.js';
+import { RegistryGrpcServer } from './grpc/registry.grpc-server.js';
+import { EndpointsService } from './endpoints.service.js';
+import { EphemeralEndpoints } from './ephemeral-endpoints.js';
+import { OrphanSweeper } from './orphan-sweeper.js';
+import { RegistryEvents } from './registry-events.js';
+import { RegistryService } from './registry.service.js';
+import { ApplyController } from './rest/apply.controller.js';
+import { EndpointsController } from './rest/endpoints.controller.js';
+import { ListenersController, PoliciesController, RoutesController, ServicesController } from './rest/resource.controllers.js';
+import { REGISTRY_STORE } from './store/registry-store.js';
+import { TypeormRegistryStore } from './store/typeorm-registry-store.js';
+
+/** Resources, their store, and the REST and gRPC APIs over them. */
+@Module({
+  imports: [ObservabilityModule, HealthBoardModule],
+  controllers: [ServicesController, EndpointsController, RoutesController, ListenersController, PoliciesController, ApplyController],
+  providers: [
+    { provide: REGISTRY_STORE, inject: [Database], useFactory: (db: Database) => new TypeormRegistryStore(db.dataSource) },
+    RegistryService,
+    EphemeralEndpoints,
+    EndpointsService,
+    OrphanSweeper,
+    RegistryEvents,
+    RegistryGrpcServer,
+  ],
+  exports: [RegistryService, RegistryEvents, EphemeralEndpoints, REGISTRY_STORE],
+})
+export class RegistryModule {}

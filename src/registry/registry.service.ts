@@ -1,0 +1,377 @@
+import { randomBytes } from 'node:crypto';
+import { Inject, Injectable } from '@nestjs/common';
+import { AlreadyExists, Conflict, type FieldViolation, NotFound, PreconditionFailed, ValidationFailed } from '../common/errors.js';
+import { POLICY_KINDS } from '../policies/index.js';
+import { parseLabelSelector } from './label-selector.js';
+import {
+  type Change,
+  describeKey,
+  type Kind,
+  KINDS,
+  keyOf,
+  type PolicySpec,
+  type Resource,
+  type ResourceInput,
+  type ResourceKey,
+  type ServiceSpec,
+} from './model.js';
+import { outgoingRefs, referrerQueries, withoutRefs } from './references.js';
+import { RegistryEvents } from './registry-events.js';
+import { REGISTRY_STORE, type RegistryStore, type WriteTx } from './store/registry-store.js';
+import { parseResource, type ParsedResource } from './validation.js';
+import { stableJson } from '../common/json.js';
+
+/** Who is writing and under which preconditions. */
+export interface WriteContext {
+  actor: string;
+  /** Raw If-Match header value. */
+  ifMatch?: string;
+}
+
+export interface ListQuery {
+  labelSelector?: string;
+  limit?: number;
+  pageToken?: string;
+}
+
+export interface ResourceList {
+  items: Resource[];
+  nextPageToken?: string;
+}
+
+/** A resource named in a result: what was created, updated, deleted. */
+export interface ResourceRef {
+  kind: Kind;
+  name: string;
+  service?: string;
+  version?: number;
+}
+
+export interface DeleteResult {
+  deleted: ResourceRef[];
+  updated: ResourceRef[];
+}
+
+export interface ApplyResult {
+  dryRun: boolean;
+  results: (ResourceRef & { result: 'created' | 'updated' | 'unchanged' })[];
+}
+
+export interface ChangesResult {
+  /** Current store revision; pass it as `since` to wait for newer changes. */
+  revision: number;
+  changes: Change[];
+}
+
+const refOf = (r: Resource): ResourceRef => ({
+  kind: r.kind,
+  name: r.name,
+  ...(r.service !== undefined ? { service: r.service } : {}),
+  version: r.version,
+});
+
+/**
+ * The registry's application service: every rule about resources lives here
+ * and is shared by REST, gRPC and apply.
+ */
+@Injectable()
+export class RegistryService {
+  constructor(
+    @Inject(REGISTRY_STORE) private readonly store: RegistryStore,
+    private readonly events: RegistryEvents,
+  ) {}
+
+  /** Runs a write and announces the commit (a no-op or dry run announces nothing harmful: readers compare revisions). */
+  private async write<T>(actor: string, fn: (tx: WriteTx) => Promise<T>, opts?: { dryRun?: boolean }): Promise<T> {
+    const result = await this.store.write(actor, fn, opts);
+    if (!opts?.dryRun) this.events.committed();
+    return result;
+  }
+
+  async get(key: ResourceKey): Promise<Resource> {
+    const r = await this.store.get(key);
+    if (!r) throw new NotFound(`${describeKey(key)} not found`);
+    return r;
+  }
+
+  async list(kind: Kind, q: ListQuery, service?: string): Promise<ResourceList> {
+    const selector = parseLabelSelector(q.labelSelector);
+    if (service !== undefined) await this.get({ kind: 'Service', scope: '', name: service });
+    const after = q.pageToken ? decodePageToken(q.pageToken) : undefined;
+    const page = await this.store.list(kind, kind === 'Endpoint' ? service : '', { selector, limit: q.limit ?? 100, after });
+    return { items: page.items, ...(page.last ? { nextPageToken: Buffer.from(page.last).toString('base64url') } : {}) };
+  }
+
+  /** Creates one resource; 409 when it exists. Endpoints without a name get a generated one. */
+  async create(kind: Kind, body: unknown, ctx: WriteContext & { service?: string }): Promise<Resource> {
+    const parsed = parseResource(body, { kind, service: ctx.service });
+    const input = parsed.input;
+    if (kind === 'Endpoint' && !input.name) input.name = generateName(input.service!);
+    return this.write(ctx.actor, async (tx) => {
+      if (kind === 'Endpoint') await this.requireService(tx, input.service!);
+      const key = keyOf(input);
+      if (await tx.get(key)) throw new AlreadyExists(`${describeKey(key)} already exists`);
+      checkPrecondition(undefined, ctx.ifMatch, parsed.expectedVersion);
+      const created = await tx.create(input, healthStatus(input, undefined, ctx.actor));
+      await this.checkIntegrity(tx, [{ input, previous: undefined, prefix: '' }]);
+      return created;
+    });
+  }
+
+  /** Replaces spec and labels of an existing resource (PUT). */
+  async replace(key: ResourceKey, body: unknown, ctx: WriteContext): Promise<Resource> {
+    const parsed = parseResource(body, { kind: key.kind, service: key.scope || undefined, name: key.name });
+    return this.write(ctx.actor, (tx) => this.updateOne(tx, key, parsed, ctx));
+  }
+
+  /** Applies a JSON merge patch (RFC 7396) to labels and spec. */
+  async patch(key: ResourceKey, patch: unknown, ctx: WriteContext): Promise<Resource> {
+    if (patch === null || typeof patch !== 'object' || Array.isArray(patch))
+      throw new ValidationFailed([{ field: '(body)', message: 'must be a JSON merge patch object' }]);
+    const p = patch as Record<string, unknown>;
+    for (const f of ['kind', 'name', 'service'] as const) {
+      const expected = f === 'kind' ? key.kind : f === 'name' ? key.name : key.scope || undefined;
+      if (p[f] !== undefined && p[f] !== expected) throw new ValidationFailed([{ field: f, message: 'cannot be changed' }]);
+    }
+    return this.write(ctx.actor, async (tx) => {
+      const current = await tx.get(key);
+      if (!current) throw new NotFound(`${describeKey(key)} not found`);
+      const { version, createdAt, updatedAt, status, ...base } = current;
+      const merged = mergePatch(base, p);
+      const parsed = parseResource(merged, { kind: key.kind, service: key.scope || undefined });
+      parsed.expectedVersion = typeof p.version === 'number' ? p.version : undefined;
+      return this.updateOne(tx, key, parsed, ctx, current);
+    });
+  }
+
+  /**
+   * Deletes a resource. Referenced resources are refused with 409 unless
+   * `cascade`, which removes the references (and routes left with no rules).
+   * A service's endpoints always go with it.
+   */
+  async remove(key: ResourceKey, ctx: WriteContext & { cascade?: boolean }): Promise<DeleteResult> {
+    return this.write(ctx.actor, async (tx) => {
+      const current = await tx.get(key);
+      if (!current) throw new NotFound(`${describeKey(key)} not found`);
+      checkPrecondition(current, ctx.ifMatch, undefined);
+      const result: DeleteResult = { deleted: [], updated: [] };
+      await this.deleteWithReferrers(tx, current, !!ctx.cascade, result);
+      const gone = new Set(result.deleted.map((r) => `${r.kind}/${r.service ?? ''}/${r.name}`));
+      const latest = new Map(result.updated.map((r) => [`${r.kind}/${r.name}`, r]));
+      result.updated = [...latest.values()].filter((r) => !gone.has(`${r.kind}/${r.service ?? ''}/${r.name}`));
+      return result;
+    });
+  }
+
+  /**
+   * Creates or updates every document in one transaction: all or nothing.
+   * Documents are written in dependency order, so a batch may reference itself.
+   */
+  async apply(docs: unknown[], ctx: WriteContext & { dryRun?: boolean }): Promise<ApplyResult> {
+    if (!Array.isArray(docs) || docs.length === 0)
+      throw new ValidationFailed([{ field: 'resources', message: 'must contain at least one resource' }]);
+    if (docs.length > 10000) throw new ValidationFailed([{ field: 'resources', message: 'must contain at most 10000 resources' }]);
+    const parsed: (ParsedResource & { index: number })[] = [];
+    const violations: FieldViolation[] = [];
+    const seen = new Map<string, number>();
+    docs.forEach((doc, index) => {
+      try {
+        const p = parseResource(doc, { prefix: `resources[${index}]` });
+        const k = keyOf(p.input);
+        const id = `${k.kind}/${k.scope}/${k.name}`;
+        if (!p.input.name) violations.push({ field: `resources[${index}].name`, message: 'is required' });
+        else if (seen.has(id)) violations.push({ field: `resources[${index}]`, message: `duplicates resources[${seen.get(id)}] (${describeKey(k)})` });
+        seen.set(id, index);
+        parsed.push({ ...p, index });
+      } catch (e) {
+        if (e instanceof ValidationFailed) violations.push(...e.violations);
+        else throw e;
+      }
+    });
+    if (violations.length) throw new ValidationFailed(violations);
+    parsed.sort((a, b) => KINDS.indexOf(a.input.kind) - KINDS.indexOf(b.input.kind) || a.index - b.index);
+
+    return this.write(
+      ctx.actor,
+      async (tx) => {
+        const results: (ApplyResult['results'][number] & { index: number })[] = [];
+        const written: { input: ResourceInput; previous?: Resource; prefix: string }[] = [];
+        for (const p of parsed) {
+          const prefix = `resources[${p.index}]`;
+          const key = keyOf(p.input);
+          const current = await tx.get(key);
+          if (p.expectedVersion !== undefined && current?.version !== p.expectedVersion)
+            throw new PreconditionFailed(`${prefix}: ${describeKey(key)} is at version ${current?.version ?? 'none (absent)'}, not ${p.expectedVersion}`);
+          if (current && sameContent(current, p.input)) {
+            results.push({ ...refOf(current), result: 'unchanged', index: p.index });
+            continue;
+          }
+          const status = healthStatus(p.input, current, ctx.actor);
+          const res = current ? await tx.update(current, p.input, status) : await tx.create(p.input, status);
+          written.push({ input: p.input, previous: current, prefix });
+          results.push({ ...refOf(res), result: current ? 'updated' : 'created', index: p.index });
+        }
+        await this.checkIntegrity(tx, written);
+        results.sort((a, b) => a.index - b.index);
+        return { dryRun: !!ctx.dryRun, results: results.map(({ index, ...r }) => r) };
+      },
+      { dryRun: ctx.dryRun },
+    );
+  }
+
+  /** Change log entries after `since`, oldest first. */
+  changes(since: number, limit: number): Promise<ChangesResult> {
+    return this.store.changes(since, limit);
+  }
+
+  private async updateOne(tx: WriteTx, key: ResourceKey, parsed: ParsedResource, ctx: WriteContext, current?: Resource): Promise<Resource> {
+    current ??= await tx.get(key);
+    if (!current) throw new NotFound(`${describeKey(key)} not found`);
+    checkPrecondition(current, ctx.ifMatch, parsed.expectedVersion);
+    if (sameContent(current, parsed.input)) return current;
+    if (key.kind === 'Policy' && (current.spec as PolicySpec).type !== (parsed.input.spec as PolicySpec).type)
+      throw new ValidationFailed([{ field: 'spec.type', message: `cannot change from ${(current.spec as PolicySpec).type}; delete and recreate the policy` }]);
+    const updated = await tx.update(current, parsed.input, healthStatus(parsed.input, current, ctx.actor));
+    await this.checkIntegrity(tx, [{ input: parsed.input, previous: current, prefix: '' }]);
+    return updated;
+  }
+
+  private async requireService(tx: WriteTx, name: string): Promise<Resource> {
+    const svc = await tx.get({ kind: 'Service', scope: '', name });
+    if (!svc) throw new NotFound(`Service ${name} not found`);
+    return svc;
+  }
+
+  /**
+   * Checks, after all writes of a transaction, that what was written only
+   * references existing resources and that no subset still in use was removed.
+   */
+  private async checkIntegrity(tx: WriteTx, written: { input: ResourceInput; previous?: Resource; prefix: string }[]): Promise<void> {
+    const violations: FieldViolation[] = [];
+    const at = (prefix: string, f: string) => (prefix ? `${prefix}.${f}` : f);
+    const cache = new Map<string, Resource | null>();
+    const lookup = async (kind: Kind, name: string) => {
+      const id = `${kind}/${name}`;
+      if (!cache.has(id)) cache.set(id, (await tx.getMany(kind, [name]))[0] ?? null);
+      return cache.get(id)!;
+    };
+    for (const w of written) {
+      if (w.input.kind === 'Endpoint' && !(await lookup('Service', w.input.service!)))
+        violations.push({ field: at(w.prefix, 'service'), message: `Service ${w.input.service} does not exist` });
+      for (const ref of outgoingRefs(w.input)) {
+        const target = await lookup(ref.kind, ref.name);
+        const field = at(w.prefix, ref.kind === 'Service' ? `${ref.field}.service` : ref.field);
+        if (!target) {
+          violations.push({ field, message: `${ref.kind} ${ref.name} does not exist` });
+        } else if (ref.subset !== undefined && !((target.spec as unknown as ServiceSpec).subsets ?? []).some((s) => s.name === ref.subset)) {
+          violations.push({ field: at(w.prefix, `${ref.field}.subset`), message: `Service ${ref.name} has no subset ${ref.subset}` });
+        } else if (ref.kind === 'Policy') {
+          const type = (target.spec as PolicySpec).type;
+          const kind = w.input.kind as 'Service' | 'Route';
+          if (!POLICY_KINDS[type].attachTo.includes(kind))
+            violations.push({ field, message: `Policy ${ref.name} has type ${type}, which cannot be attached to a ${kind}` });
+        }
+      }
+    }
+    if (violations.length) throw new ValidationFailed(violations);
+
+    for (const w of written) {
+      if (w.input.kind !== 'Service' || !w.previous) continue;
+      const now = new Set(((w.input.spec as unknown as ServiceSpec).subsets ?? []).map((s) => s.name));
+      for (const s of (w.previous.spec as unknown as ServiceSpec).subsets ?? []) {
+        if (now.has(s.name)) continue;
+        const users = await tx.findContaining('Route', referrerQueries('Service', w.input.name, s.name)[0].fragment);
+        if (users.length)
+          throw new Conflict(`subset ${s.name} of Service ${w.input.name} is used by ${users.map((u) => `Route ${u.name}`).join(', ')}`, {
+            referrers: users.map(refOf),
+          });
+      }
+    }
+  }
+
+  private async deleteWithReferrers(tx: WriteTx, target: Resource, cascade: boolean, result: DeleteResult): Promise<void> {
+    const referrers: Resource[] = [];
+    for (const q of referrerQueries(target.kind, target.name)) referrers.push(...(await tx.findContaining(q.kind, q.fragment)));
+    if (referrers.length && !cascade) {
+      throw new Conflict(
+        `${describeKey(keyOf(target))} is referenced by ${referrers.map((r) => `${r.kind} ${r.name}`).join(', ')}; remove those references first or delete with ?cascade=true`,
+        { referrers: referrers.map(refOf) },
+      );
+    }
+    for (const ref of referrers) {
+      const fresh = (await tx.get(keyOf(ref)))!;
+      const spec = withoutRefs(fresh, target);
+      if (spec === null) await this.deleteWithReferrers(tx, fresh, true, result);
+      else result.updated.push(refOf(await tx.update(fresh, { ...fresh, spec })));
+    }
+    if (target.kind === 'Service') {
+      for (const ep of await tx.listScope('Endpoint', target.name)) {
+        await tx.remove(ep);
+        result.deleted.push(refOf(ep));
+      }
+    }
+    await tx.remove(target);
+    result.deleted.push(refOf(target));
+  }
+}
+
+/** Parses If-Match (`"7"`, `"6", "7"` or `*`) and compares it, and any body version, with `current`. */
+export function checkPrecondition(current: Resource | undefined, ifMatch: string | undefined, bodyVersion: number | undefined): void {
+  if (ifMatch !== undefined) {
+    const v = ifMatch.trim();
+    if (v !== '*') {
+      const tags = v.split(',').map((t) => t.trim());
+      const versions = tags.map((t) => /^"(\d+)"$/.exec(t)?.[1]);
+      if (versions.some((x) => x === undefined))
+        throw new ValidationFailed([{ field: 'If-Match', message: 'must be * or a list of quoted versions, e.g. "7"' }]);
+      if (!current || !versions.includes(String(current.version)))
+        throw new PreconditionFailed(
+          current ? `version mismatch: ${describeKey(keyOf(current))} is at version ${current.version}, If-Match was ${v}` : `If-Match ${v}: resource does not exist`,
+          current ? { currentVersion: current.version } : undefined,
+        );
+    } else if (!current) {
+      throw new PreconditionFailed('If-Match *: resource does not exist');
+    }
+  }
+  if (bodyVersion !== undefined && current && current.version !== bodyVersion)
+    throw new PreconditionFailed(`version mismatch: ${describeKey(keyOf(current))} is at version ${current.version}, the body says ${bodyVersion}`, {
+      currentVersion: current.version,
+    });
+}
+
+/**
+ * An endpoint's effective health and who set it, in `status.health`. The API
+ * sets it through `spec.health`; health checks and heartbeats will write other sources.
+ */
+function healthStatus(input: ResourceInput, current: Resource | undefined, actor: string): Record<string, unknown> | undefined {
+  if (input.kind !== 'Endpoint') return undefined;
+  const state = (input.spec as { health?: string }).health ?? 'unknown';
+  const before = current ? ((current.spec as { health?: string }).health ?? 'unknown') : undefined;
+  if (before === state) return undefined;
+  return { health: { state, source: 'api', setBy: actor, since: new Date().toISOString() } };
+}
+
+function sameContent(current: Resource, next: ResourceInput): boolean {
+  return stableJson(current.labels) === stableJson(next.labels) && stableJson(current.spec) === stableJson(next.spec);
+}
+
+/** RFC 7396 JSON merge patch. */
+export function mergePatch(target: unknown, patch: unknown): unknown {
+  if (patch === null || typeof patch !== 'object' || Array.isArray(patch)) return patch;
+  const out: Record<string, unknown> = target && typeof target === 'object' && !Array.isArray(target) ? { ...(target as object) } : {};
+  for (const [k, v] of Object.entries(patch)) {
+    if (v === null) delete out[k];
+    else out[k] = mergePatch(out[k], v);
+  }
+  return out;
+}
+
+function generateName(service: string): string {
+  return `${service.slice(0, 54).replace(/-+$/, '')}-${randomBytes(4).toString('hex')}`;
+}
+
+function decodePageToken(token: string): string {
+  const name = Buffer.from(token, 'base64url').toString('utf8');
+  if (!/^[a-z0-9-]{1,63}$/.test(name)) throw new ValidationFailed([{ field: 'pageToken', message: 'is not a token this server issued' }]);
+  return name;
+}

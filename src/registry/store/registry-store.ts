@@ -1,0 +1,55 @@
+import type { Change, Kind, Resource, ResourceInput, ResourceKey } from '../model.js';
+import type { LabelRequirement } from '../label-selector.js';
+
+/** Options for listing one kind. */
+export interface ListOptions {
+  selector: LabelRequirement[];
+  limit: number;
+  /** Return names strictly after this one (keyset pagination). */
+  after?: string;
+}
+
+export interface Page<T> {
+  items: T[];
+  /** Name of the last item when more may follow. */
+  last?: string;
+}
+
+/** Everything a write transaction may do; every mutation appends to the change log. */
+export interface WriteTx {
+  readonly actor: string;
+  /** Reads the latest committed (or this transaction's) state. */
+  get(key: ResourceKey): Promise<Resource | undefined>;
+  getMany(kind: Kind, names: string[]): Promise<Resource[]>;
+  /** Resources of `kind` whose spec contains the JSON fragment (jsonb `@>`). */
+  findContaining(kind: Kind, fragment: object): Promise<Resource[]>;
+  /** Every resource of `kind` in `scope`. */
+  listScope(kind: Kind, scope: string): Promise<Resource[]>;
+  /** `status` entries are merged into the (empty) status of the new resource. */
+  create(input: ResourceInput, status?: Record<string, unknown>): Promise<Resource>;
+  /** `status` entries, when given, replace those top-level keys of the current status. */
+  update(current: Resource, next: ResourceInput, status?: Record<string, unknown>): Promise<Resource>;
+  remove(current: Resource): Promise<void>;
+}
+
+/**
+ * The registry's storage port. Writes run one at a time in store-revision
+ * order, so the change log is gapless and ordered by commit.
+ */
+export interface RegistryStore {
+  get(key: ResourceKey): Promise<Resource | undefined>;
+  list(kind: Kind, scope: string | undefined, opts: ListOptions): Promise<Page<Resource>>;
+  /** Changes with revision > since, oldest first, and the current store revision. */
+  changes(since: number, limit: number, opts?: { withObjects?: boolean }): Promise<{ changes: Change[]; revision: number }>;
+  /** Every resource at one consistent store revision (what translation reads). */
+  snapshot(): Promise<{ revision: number; resources: Resource[] }>;
+  /**
+   * Sets (or, with null, removes) one top-level key of several resources' status.
+   * Status is written back by later stages: no version bump, no change log entry.
+   */
+  setStatus(key: string, updates: { key: ResourceKey; value: unknown | null }[]): Promise<void>;
+  /** Runs `fn` in one transaction; with dryRun everything is rolled back but the result returned. */
+  write<T>(actor: string, fn: (tx: WriteTx) => Promise<T>, opts?: { dryRun?: boolean }): Promise<T>;
+}
+
+export const REGISTRY_STORE = Symbol('RegistryStore');

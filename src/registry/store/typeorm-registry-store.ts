@@ -1,0 +1,306 @@
+import type { DataSource, EntityManager } from 'typeorm';
+import { AlreadyExists, DomainError, Unavailable } from '../../common/errors.js';
+import type { LabelRequirement } from '../label-selector.js';
+import type { Change, Kind, Resource, ResourceInput, ResourceKey } from '../model.js';
+import type { ListOptions, Page, RegistryStore, WriteTx } from './registry-store.js';
+
+const COLUMNS = `"kind", "scope", "name", "labels", "spec", "status", "version", "created_at", "updated_at"`;
+
+interface Row {
+  kind: Kind;
+  scope: string;
+  name: string;
+  labels: Record<string, string>;
+  spec: Record<string, unknown>;
+  status: Record<string, unknown>;
+  version: number;
+  created_at: Date;
+  updated_at: Date;
+}
+
+function toResource(r: Row): Resource {
+  return {
+    kind: r.kind,
+    name: r.name,
+    ...(r.kind === 'Endpoint' ? { service: r.scope } : {}),
+    labels: sortKeys(r.labels ?? {}),
+    spec: sortKeys(r.spec),
+    version: r.version,
+    createdAt: new Date(r.created_at).toISOString(),
+    updatedAt: new Date(r.updated_at).toISOString(),
+    status: r.status ?? {},
+  };
+}
+
+// jsonb keeps keys in its own order (by length); present them alphabetically instead.
+function sortKeys<T>(v: T): T {
+  if (Array.isArray(v)) return v.map(sortKeys) as T;
+  if (v && typeof v === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const k of Object.keys(v).sort()) out[k] = sortKeys((v as Record<string, unknown>)[k]);
+    return out as T;
+  }
+  return v;
+}
+
+const scopeOf = (r: { kind: Kind; service?: string }) => (r.kind === 'Endpoint' ? (r.service ?? '') : '');
+
+// Connection-level failures: the database is down or unreachable, not the request's fault.
+const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', '57P01', '57P02', '57P03', '53300', '3D000', '08000', '08001', '08003', '08006', '08004']);
+
+/** Maps driver errors to domain errors so transports answer 503 / UNAVAILABLE, not 500. */
+export function mapDbError(e: unknown): unknown {
+  if (e instanceof DomainError) return e;
+  const err = e as { code?: string; message?: string; severity?: string; driverError?: { code?: string; severity?: string } };
+  const code = err.code ?? err.driverError?.code;
+  const msg = err.message ?? String(e);
+  if (code === '23505') return new AlreadyExists(`already exists: ${msg}`);
+  if (
+    (code && UNAVAILABLE_CODES.has(code)) ||
+    // FATAL errors end the session: the server refused or dropped us, whatever the code.
+    (err.severity ?? err.driverError?.severity) === 'FATAL' ||
+    /Connection terminated|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error|not queryable|Connection is not established|database .* does not exist/i.test(msg)
+  ) {
+    return new Unavailable(`database unavailable: ${msg}`);
+  }
+  return e;
+}
+
+async function guard<T>(p: () => Promise<T>): Promise<T> {
+  try {
+    return await p();
+  } catch (e) {
+    throw mapDbError(e);
+  }
+}
+
+// Endpoints are selected by their own labels (spec.labels) as well as metadata labels.
+function selectorSql(kind: Kind, reqs: LabelRequirement[], params: unknown[]): string[] {
+  const labels = kind === 'Endpoint' ? `("labels" || COALESCE("spec" -> 'labels', '{}'::jsonb))` : `"labels"`;
+  const p = (v: unknown) => {
+    params.push(v);
+    return `$${params.length}`;
+  };
+  return reqs.map((r) => {
+    switch (r.op) {
+      case '=':
+        return `${labels} @> ${p(JSON.stringify({ [r.key]: r.values[0] }))}::jsonb`;
+      case '!=':
+        return `NOT (${labels} @> ${p(JSON.stringify({ [r.key]: r.values[0] }))}::jsonb)`;
+      case 'exists':
+        return `jsonb_exists(${labels}, ${p(r.key)})`;
+      case '!exists':
+        return `NOT jsonb_exists(${labels}, ${p(r.key)})`;
+      case 'in':
+        return `(${labels} ->> ${p(r.key)}) = ANY(${p(r.values)}::text[])`;
+      case 'notin':
+        return `COALESCE(NOT ((${labels} ->> ${p(r.key)}) = ANY(${p(r.values)}::text[])), true)`;
+    }
+  });
+}
+
+class RollbackForDryRun<T> extends Error {
+  constructor(readonly result: T) {
+    super('dry run');
+  }
+}
+
+/** RegistryStore on PostgreSQL (server or embedded PGlite) through TypeORM. */
+export class TypeormRegistryStore implements RegistryStore {
+  constructor(private readonly ds: DataSource) {}
+
+  get(key: ResourceKey): Promise<Resource | undefined> {
+    return guard(async () => {
+      const rows: Row[] = await this.ds.query(
+        `SELECT ${COLUMNS} FROM "resources" WHERE "kind" = $1 AND "scope" = $2 AND "name" = $3`,
+        [key.kind, key.scope, key.name],
+      );
+      return rows[0] ? toResource(rows[0]) : undefined;
+    });
+  }
+
+  list(kind: Kind, scope: string | undefined, opts: ListOptions): Promise<Page<Resource>> {
+    return guard(async () => {
+      const params: unknown[] = [kind];
+      const where = [`"kind" = $1`];
+      if (scope !== undefined) {
+        params.push(scope);
+        where.push(`"scope" = $${params.length}`);
+      }
+      if (opts.after !== undefined) {
+        params.push(opts.after);
+        where.push(`"name" COLLATE "C" > $${params.length}`);
+      }
+      where.push(...selectorSql(kind, opts.selector, params));
+      params.push(opts.limit + 1);
+      const rows: Row[] = await this.ds.query(
+        `SELECT ${COLUMNS} FROM "resources" WHERE ${where.join(' AND ')} ORDER BY "name" COLLATE "C", "scope" LIMIT $${params.length}`,
+        params,
+      );
+      const more = rows.length > opts.limit;
+      const items = rows.slice(0, opts.limit).map(toResource);
+      return { items, last: more ? items[items.length - 1].name : undefined };
+    });
+  }
+
+  changes(since: number, limit: number, opts: { withObjects?: boolean } = {}): Promise<{ changes: Change[]; revision: number }> {
+    return guard(async () => {
+      // One statement, so the revision and the rows come from the same snapshot.
+      const rows: any[] = await this.ds.query(
+        `SELECT c.*, s."revision" AS "head" FROM "registry_state" s
+           LEFT JOIN LATERAL (SELECT * FROM "changes" WHERE "revision" > $1 ORDER BY "revision" LIMIT $2) c ON true
+          WHERE s."id" = 1`,
+        [since, limit],
+      );
+      const revision = Number(rows[0]?.head ?? 0);
+      const changes = rows
+        .filter((r) => r.kind !== null)
+        .map(
+          (r): Change => ({
+            revision: Number(r.revision),
+            kind: r.kind,
+            ...(r.kind === 'Endpoint' ? { service: r.scope } : {}),
+            name: r.name,
+            version: r.version,
+            op: r.op,
+            actor: r.actor,
+            at: new Date(r.at).toISOString(),
+            ...(opts.withObjects ? { object: r.object as Resource | null } : {}),
+          }),
+        );
+      return { changes, revision };
+    });
+  }
+
+  snapshot(): Promise<{ revision: number; resources: Resource[] }> {
+    return guard(() =>
+      // REPEATABLE READ: the revision and the rows come from the same snapshot.
+      this.ds.transaction('REPEATABLE READ', async (em) => {
+        const [state] = await em.query(`SELECT "revision" FROM "registry_state" WHERE "id" = 1`);
+        const rows: Row[] = await em.query(`SELECT ${COLUMNS} FROM "resources" ORDER BY "kind", "scope", "name" COLLATE "C"`);
+        return { revision: Number(state.revision), resources: rows.map(toResource) };
+      }),
+    );
+  }
+
+  setStatus(key: string, updates: { key: ResourceKey; value: unknown | null }[]): Promise<void> {
+    if (!updates.length) return Promise.resolve();
+    return guard(async () => {
+      await this.ds.query(
+        `UPDATE "resources" r SET "status" = CASE WHEN u.value IS NULL THEN r."status" - $1 ELSE r."status" || jsonb_build_object($1::text, u.value) END
+           FROM jsonb_to_recordset($2::jsonb) AS u(kind text, scope text, name text, value jsonb)
+          WHERE r."kind" = u.kind AND r."scope" = u.scope AND r."name" = u.name`,
+        [key, JSON.stringify(updates.map((u) => ({ kind: u.key.kind, scope: u.key.scope, name: u.key.name, value: u.value })))],
+      );
+    });
+  }
+
+  async write<T>(actor: string, fn: (tx: WriteTx) => Promise<T>, opts: { dryRun?: boolean } = {}): Promise<T> {
+    try {
+      return await this.ds.transaction(async (em) => {
+        // Locking the counter row first serialises writers: revisions follow commit order.
+        const [state] = await em.query(`SELECT "revision" FROM "registry_state" WHERE "id" = 1 FOR UPDATE`);
+        const tx = new PgWriteTx(em, actor, Number(state.revision));
+        const result = await fn(tx);
+        if (opts.dryRun) throw new RollbackForDryRun(result);
+        if (tx.revision !== Number(state.revision)) {
+          await em.query(`UPDATE "registry_state" SET "revision" = $1 WHERE "id" = 1`, [tx.revision]);
+        }
+        return result;
+      });
+    } catch (e) {
+      if (e instanceof RollbackForDryRun) return e.result as T;
+      throw mapDbError(e);
+    }
+  }
+}
+
+class PgWriteTx implements WriteTx {
+  constructor(
+    private readonly em: EntityManager,
+    readonly actor: string,
+    public revision: number,
+  ) {}
+
+  async get(key: ResourceKey): Promise<Resource | undefined> {
+    const rows: Row[] = await this.em.query(
+      `SELECT ${COLUMNS} FROM "resources" WHERE "kind" = $1 AND "scope" = $2 AND "name" = $3`,
+      [key.kind, key.scope, key.name],
+    );
+    return rows[0] ? toResource(rows[0]) : undefined;
+  }
+
+  async getMany(kind: Kind, names: string[]): Promise<Resource[]> {
+    if (!names.length) return [];
+    const rows: Row[] = await this.em.query(
+      `SELECT ${COLUMNS} FROM "resources" WHERE "kind" = $1 AND "scope" = '' AND "name" = ANY($2::text[])`,
+      [kind, names],
+    );
+    return rows.map(toResource);
+  }
+
+  async findContaining(kind: Kind, fragment: object): Promise<Resource[]> {
+    const rows: Row[] = await this.em.query(
+      `SELECT ${COLUMNS} FROM "resources" WHERE "kind" = $1 AND "spec" @> $2::jsonb ORDER BY "name" COLLATE "C"`,
+      [kind, JSON.stringify(fragment)],
+    );
+    return rows.map(toResource);
+  }
+
+  async listScope(kind: Kind, scope: string): Promise<Resource[]> {
+    const rows: Row[] = await this.em.query(
+      `SELECT ${COLUMNS} FROM "resources" WHERE "kind" = $1 AND "scope" = $2 ORDER BY "name" COLLATE "C"`,
+      [kind, scope],
+    );
+    return rows.map(toResource);
+  }
+
+  async create(input: ResourceInput, status: Record<string, unknown> = {}): Promise<Resource> {
+    const rev = ++this.revision;
+    const rows: Row[] = await this.em.query(
+      `INSERT INTO "resources" ("kind", "scope", "name", "labels", "spec", "status", "version", "revision", "created_at", "updated_at")
+       VALUES ($1, $2, $3, $4::jsonb, $5::jsonb, $7::jsonb, 1, $6, now(), now())
+       RETURNING ${COLUMNS}`,
+      [input.kind, scopeOf(input), input.name, JSON.stringify(input.labels), JSON.stringify(input.spec), rev, JSON.stringify(status)],
+    );
+    const res = toResource(rows[0]);
+    await this.log(rev, res, 'create');
+    return res;
+  }
+
+  async update(current: Resource, next: ResourceInput, status: Record<string, unknown> = {}): Promise<Resource> {
+    const rev = ++this.revision;
+    // Wrapped in a CTE so TypeORM returns rows (it returns [rows, count] for a bare UPDATE).
+    const rows: Row[] = await this.em.query(
+      `WITH u AS (
+         UPDATE "resources" SET "labels" = $4::jsonb, "spec" = $5::jsonb, "status" = "status" || $8::jsonb, "version" = "version" + 1, "revision" = $6, "updated_at" = now()
+          WHERE "kind" = $1 AND "scope" = $2 AND "name" = $3 AND "version" = $7
+          RETURNING ${COLUMNS})
+       SELECT * FROM u`,
+      [current.kind, scopeOf(current), current.name, JSON.stringify(next.labels), JSON.stringify(next.spec), rev, current.version, JSON.stringify(status)],
+    );
+    // Writers are serialised, so the row cannot have moved since it was read in this transaction.
+    if (!rows[0]) throw new Error(`internal: ${current.kind} ${current.name} changed under a serialised write`);
+    const res = toResource(rows[0]);
+    await this.log(rev, res, 'update');
+    return res;
+  }
+
+  async remove(current: Resource): Promise<void> {
+    const rev = ++this.revision;
+    await this.em.query(`DELETE FROM "resources" WHERE "kind" = $1 AND "scope" = $2 AND "name" = $3`, [
+      current.kind,
+      scopeOf(current),
+      current.name,
+    ]);
+    await this.log(rev, { ...current, version: current.version + 1 }, 'delete');
+  }
+
+  private async log(rev: number, r: Resource, op: Change['op']): Promise<void> {
+    await this.em.query(
+      `INSERT INTO "changes" ("revision", "kind", "scope", "name", "version", "op", "actor", "at", "object")
+       VALUES ($1, $2, $3, $4, $5, $6, $7, now(), $8::jsonb)`,
+      [rev, r.kind, scopeOf(r), r.name, r.version, op, this.actor.slice(0, 128), op === 'delete' ? null : JSON.stringify(r)],
+    );
+  }
+}

@@ -1,0 +1,141 @@
+import { type FieldViolation, ValidationFailed } from '../common/errors.js';
+import { validatePlain } from '../common/validate.js';
+import { POLICY_KINDS } from '../policies/index.js';
+import { checkBackoff } from '../policies/retry/retry.policy.js';
+import { DTO_BY_KIND, type ResourceDto } from './dto/index.js';
+import { KINDS, type Kind, type PolicySpec, type ResourceInput, type RouteSpec, type ServiceSpec, type ListenerSpec } from './model.js';
+
+/** A resource after validation, with the optional version the client expects. */
+export interface ParsedResource {
+  input: ResourceInput;
+  expectedVersion?: number;
+}
+
+/**
+ * Validates one resource (shape and cross-field rules, not references).
+ * `body` may be a DTO instance the ValidationPipe already checked, or a plain object.
+ */
+export function parseResource(body: unknown, opts: { kind?: Kind; service?: string; name?: string; prefix?: string } = {}): ParsedResource {
+  const prefix = opts.prefix ?? '';
+  const at = (f: string) => (prefix ? `${prefix}.${f}` : f);
+  let kind = opts.kind;
+  if (!kind) {
+    const k = (body as { kind?: unknown } | null)?.kind;
+    if (typeof k !== 'string' || !(KINDS as readonly string[]).includes(k)) {
+      throw new ValidationFailed([{ field: at('kind'), message: `must be one of: ${KINDS.join(', ')}` }]);
+    }
+    kind = k as Kind;
+  }
+  const cls = DTO_BY_KIND[kind];
+  const dto = (body instanceof cls ? body : validatePlain(cls, body, prefix)) as ResourceDto & { service?: string; spec: object };
+  const violations: FieldViolation[] = [];
+  let service: string | undefined;
+  if (kind === 'Endpoint') {
+    service = opts.service ?? dto.service;
+    if (opts.service && dto.service && dto.service !== opts.service)
+      violations.push({ field: at('service'), message: `must match the service in the URL (${opts.service})` });
+    if (!service) violations.push({ field: at('service'), message: 'is required' });
+  }
+  if (opts.name !== undefined) {
+    if (dto.name !== undefined && dto.name !== opts.name)
+      violations.push({ field: at('name'), message: `must match the name in the URL (${opts.name})` });
+    dto.name = opts.name;
+  } else if (dto.name === undefined && kind !== 'Endpoint') {
+    violations.push({ field: at('name'), message: 'is required' });
+  }
+  const input: ResourceInput = {
+    kind,
+    name: dto.name,
+    ...(service !== undefined ? { service } : {}),
+    labels: { ...(dto.labels ?? {}) },
+    spec: toPlain(dto.spec),
+  };
+  violations.push(...semanticViolations(input, at('spec')));
+  if (violations.length) throw new ValidationFailed(violations);
+  return { input, expectedVersion: dto.version };
+}
+
+/** DTO instance → plain JSON data, dropping undefined fields. */
+export function toPlain<T>(v: T): Record<string, unknown> {
+  return JSON.parse(JSON.stringify(v));
+}
+
+/** Rules that span fields of one resource (references to others are checked by the store). */
+export function semanticViolations(r: ResourceInput, path: string): FieldViolation[] {
+  switch (r.kind) {
+    case 'Service':
+      return serviceRules(r.spec as unknown as ServiceSpec, path);
+    case 'Route':
+      return routeRules(r.spec as unknown as RouteSpec, path);
+    case 'Listener':
+      return duplicates((r.spec as unknown as ListenerSpec).routes, `${path}.routes`);
+    case 'Policy':
+      return policyRules(r.spec as PolicySpec, path);
+    default:
+      return [];
+  }
+}
+
+function duplicates(items: string[] | undefined, path: string): FieldViolation[] {
+  const seen = new Set<string>();
+  const out: FieldViolation[] = [];
+  items?.forEach((v, i) => {
+    if (seen.has(v)) out.push({ field: `${path}[${i}]`, message: `duplicate ${JSON.stringify(v)}` });
+    seen.add(v);
+  });
+  return out;
+}
+
+function serviceRules(s: ServiceSpec, path: string): FieldViolation[] {
+  const out = duplicates(s.subsets?.map((x) => x.name), `${path}.subsets`).map((v) => ({ ...v, field: `${v.field}.name` }));
+  out.push(...duplicates(s.policies, `${path}.policies`));
+  s.subsets?.forEach((sub, i) => {
+    if (Object.keys(sub.labels).length === 0) out.push({ field: `${path}.subsets[${i}].labels`, message: 'must select at least one label' });
+  });
+  return out;
+}
+
+function routeRules(s: RouteSpec, path: string): FieldViolation[] {
+  const out = duplicates(s.hosts, `${path}.hosts`);
+  out.push(...duplicates(s.policies, `${path}.policies`));
+  s.rules.forEach((rule, i) => {
+    const rp = `${path}.rules[${i}]`;
+    const m = rule.match;
+    const kinds = (['pathPrefix', 'path', 'regex'] as const).filter((k) => m?.[k] !== undefined);
+    if (kinds.length > 1) out.push({ field: `${rp}.match`, message: `set only one of pathPrefix, path, regex (got ${kinds.join(', ')})` });
+    if (m?.regex !== undefined) out.push(...regexProblem(m.regex, `${rp}.match.regex`));
+    m?.headers?.forEach((h, j) => {
+      const hp = `${rp}.match.headers[${j}]`;
+      const set = (['exact', 'prefix', 'regex', 'present'] as const).filter((k) => h[k] !== undefined);
+      if (set.length !== 1) out.push({ field: hp, message: `set exactly one of exact, prefix, regex, present (got ${set.length ? set.join(', ') : 'none'})` });
+      if (h.present === false) out.push({ field: `${hp}.present`, message: 'must be true when set (use invert to match absence)' });
+      if (h.regex !== undefined) out.push(...regexProblem(h.regex, `${hp}.regex`));
+    });
+    const total = rule.backends.reduce((a, b) => a + b.weight, 0);
+    if (total <= 0) out.push({ field: `${rp}.backends`, message: 'weights must add up to more than 0' });
+    out.push(
+      ...duplicates(rule.backends.map((b) => `${b.service}/${b.subset ?? ''}`), `${rp}.backends`).map((v) => ({
+        ...v,
+        message: 'duplicate service and subset',
+      })),
+    );
+    out.push(...checkBackoff(rule.retry, `${rp}.retry`));
+  });
+  return out;
+}
+
+// Envoy uses RE2: reject what JavaScript cannot compile and the constructs RE2 lacks.
+function regexProblem(re: string, field: string): FieldViolation[] {
+  try {
+    new RegExp(re, 'u');
+  } catch (e) {
+    return [{ field, message: `invalid regular expression: ${(e as Error).message}` }];
+  }
+  if (/\(\?<?[=!]|\\[1-9]/.test(re)) return [{ field, message: 'lookaround and backreferences are not supported (RE2 syntax)' }];
+  return [];
+}
+
+function policyRules(s: PolicySpec, path: string): FieldViolation[] {
+  const kind = POLICY_KINDS[s.type];
+  return kind?.check ? kind.check(s[s.type], `${path}.${s.type}`) : [];
+}

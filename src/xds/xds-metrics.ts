@@ -1,0 +1,100 @@
+import { Injectable } from '@nestjs/common';
+import { Counter, Gauge, Histogram } from 'prom-client';
+import { MetricsService } from '../observability/metrics.service.js';
+import type { IR } from '../translate/ir.js';
+import { TYPE, type TypeUrl } from './envoy-protos.js';
+import type { ProxyInfo, ProxyRegistry } from './proxies.js';
+
+const SHORT: Record<TypeUrl, string> = { [TYPE.cluster]: 'CDS', [TYPE.endpoint]: 'EDS', [TYPE.listener]: 'LDS', [TYPE.route]: 'RDS' };
+export const shortType = (t: TypeUrl) => SHORT[t] ?? t;
+
+/** xDS metrics: pushes, bytes, ACK/NACK, rebuilds, and convergence (registry commit → proxy ACK). */
+@Injectable()
+export class XdsMetrics {
+  readonly pushes: Counter<'type'>;
+  readonly bytes: Counter<'type'>;
+  readonly nacks: Counter<'type' | 'group'>;
+  readonly convergence: Histogram<'type'>;
+  readonly rebuildSeconds: Histogram;
+  readonly coalesced: Histogram;
+  readonly resources: Gauge<'type'>;
+  readonly issueGauge: Gauge<'severity'>;
+  readonly pushLatency: Histogram;
+  private readonly commitTimes = new Map<number, number>();
+
+  constructor(metrics: MetricsService) {
+    const registers = [metrics.registry];
+    this.pushes = new Counter({ name: 'switchyard_xds_pushes_total', help: 'xDS responses sent, by type', labelNames: ['type'], registers });
+    this.bytes = new Counter({ name: 'switchyard_xds_push_bytes_total', help: 'bytes of xDS responses sent, by type', labelNames: ['type'], registers });
+    this.nacks = new Counter({ name: 'switchyard_xds_nacks_total', help: 'xDS responses rejected by clients, by type and node group', labelNames: ['type', 'group'], registers });
+    this.convergence = new Histogram({
+      name: 'switchyard_xds_convergence_seconds',
+      help: 'time from a registry commit to a proxy ACKing the config that contains it',
+      labelNames: ['type'],
+      buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    });
+    this.rebuildSeconds = new Histogram({ name: 'switchyard_xds_rebuild_seconds', help: 'registry snapshot → IR → resources', buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5], registers });
+    this.coalesced = new Histogram({ name: 'switchyard_xds_debounce_coalesced_changes', help: 'change notifications folded into one rebuild', buckets: [1, 2, 5, 10, 50, 100, 1000], registers });
+    this.pushLatency = new Histogram({
+      name: 'switchyard_xds_push_latency_seconds',
+      help: 'time from a group snapshot being published to the last of its streams being written (fan-out)',
+      buckets: [0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5],
+      registers,
+    });
+    this.issueGauge = new Gauge({
+      name: 'switchyard_translation_issues',
+      help: 'problems found by translation and validation (refused resources are errors), by severity',
+      labelNames: ['severity'],
+      registers,
+    });
+    this.resources = new Gauge({ name: 'switchyard_xds_resources', help: 'resources in the current IR, by type', labelNames: ['type'], registers });
+  }
+
+  /** Exposes connected streams as a gauge computed at scrape time. */
+  watchProxies(proxies: ProxyRegistry, registry: MetricsService): void {
+    new Gauge({
+      name: 'switchyard_xds_connected_proxies',
+      help: 'connected xDS streams by node group and client kind',
+      labelNames: ['group', 'kind'],
+      registers: [registry.registry],
+      collect() {
+        this.reset();
+        for (const p of proxies.list()) this.inc({ group: p.group.kind === 'envoy' ? p.group.cluster : 'proxyless', kind: p.clientKind });
+      },
+    });
+  }
+
+  /** Remembers when the change behind `revision` was committed. */
+  committedAt(revision: number, at: number): void {
+    if (!this.commitTimes.has(revision)) this.commitTimes.set(revision, at);
+    if (this.commitTimes.size > 1024) this.commitTimes.delete(this.commitTimes.keys().next().value!);
+  }
+
+  rebuilt(seconds: number, coalesced: number, ir: IR): void {
+    this.rebuildSeconds.observe(seconds);
+    if (coalesced > 0) this.coalesced.observe(coalesced);
+    this.resources.set({ type: 'clusters' }, ir.clusters.length);
+    this.resources.set({ type: 'virtualHosts' }, ir.virtualHosts.length);
+    this.resources.set({ type: 'listeners' }, ir.listeners.length);
+  }
+
+  issues(list: { severity: string }[]): void {
+    this.issueGauge.set({ severity: 'error' }, list.filter((i) => i.severity === 'error').length);
+    this.issueGauge.set({ severity: 'warning' }, list.filter((i) => i.severity === 'warning').length);
+  }
+
+  sent(type: TypeUrl, bytes: number): void {
+    this.pushes.inc({ type: shortType(type) });
+    this.bytes.inc({ type: shortType(type) }, bytes);
+  }
+
+  acked(type: TypeUrl, revision: number | undefined): void {
+    const at = revision !== undefined ? this.commitTimes.get(revision) : undefined;
+    if (at !== undefined) this.convergence.observe({ type: shortType(type) }, (Date.now() - at) / 1000);
+  }
+
+  nacked(p: ProxyInfo, type: TypeUrl): void {
+    this.nacks.inc({ type: shortType(type), group: p.group.kind === 'envoy' ? p.group.cluster : 'proxyless' });
+  }
+}

@@ -1,0 +1,145 @@
+import { type BeforeApplicationShutdown, Inject, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
+import * as grpc from '@grpc/grpc-js';
+import { AppConfig } from '../config/config.js';
+import { MetricsService } from '../observability/metrics.service.js';
+import { groupKey } from '../translate/xds.js';
+import { SnapshotCache } from './cache.js';
+import { TYPE, type TypeUrl } from './envoy-protos.js';
+import { ProxyRegistry } from './proxies.js';
+import { ResponseCache, SotwStream, type StreamHooks } from './sotw.js';
+import { DeltaStream } from './delta.js';
+import { decodeDeltaRequest, decodeRequest, type DeltaDiscoveryRequest, type DiscoveryRequest } from './wire.js';
+import { XdsBuilder } from './xds-builder.js';
+import { XdsMetrics } from './xds-metrics.js';
+
+const ADS = 'envoy.service.discovery.v3.AggregatedDiscoveryService';
+const passThrough = (b: Buffer) => b;
+
+const bidi = (path: string, decode: (b: Buffer) => unknown) => ({
+  path,
+  requestStream: true,
+  responseStream: true,
+  requestSerialize: passThrough,
+  requestDeserialize: decode,
+  responseSerialize: passThrough,
+  responseDeserialize: passThrough,
+});
+
+/** Minimal service definitions: requests are decoded, responses are already bytes. */
+const SERVICES: { service: string; sotw: string; delta: string; type?: TypeUrl }[] = [
+  { service: ADS, sotw: 'StreamAggregatedResources', delta: 'DeltaAggregatedResources' },
+  { service: 'envoy.service.cluster.v3.ClusterDiscoveryService', sotw: 'StreamClusters', delta: 'DeltaClusters', type: TYPE.cluster },
+  { service: 'envoy.service.endpoint.v3.EndpointDiscoveryService', sotw: 'StreamEndpoints', delta: 'DeltaEndpoints', type: TYPE.endpoint },
+  { service: 'envoy.service.listener.v3.ListenerDiscoveryService', sotw: 'StreamListeners', delta: 'DeltaListeners', type: TYPE.listener },
+  { service: 'envoy.service.route.v3.RouteDiscoveryService', sotw: 'StreamRoutes', delta: 'DeltaRoutes', type: TYPE.route },
+];
+
+/**
+ * The xDS server: raw @grpc/grpc-js on XDS_PORT, serving ADS from the cache.
+ * It depends only on the cache and pushes to a group's streams when that group's snapshot changes.
+ */
+@Injectable()
+export class XdsServer implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  private readonly log = new Logger('XdsServer');
+  private server?: grpc.Server;
+  private readonly byGroup = new Map<string, Set<SotwStream | DeltaStream>>();
+  private readonly responses = new ResponseCache();
+  private readonly hooks: StreamHooks;
+  port = 0;
+
+  constructor(
+    @Inject(AppConfig) private readonly config: AppConfig,
+    private readonly cache: SnapshotCache,
+    private readonly builder: XdsBuilder,
+    readonly proxies: ProxyRegistry,
+    private readonly metrics: XdsMetrics,
+    registry: MetricsService,
+  ) {
+    metrics.watchProxies(proxies, registry);
+    this.hooks = {
+      onSend: (_p, type, _v, bytes) => metrics.sent(type, bytes),
+      onAck: (_p, type: TypeUrl, _v, revision) => metrics.acked(type, revision),
+      onNack: (p, type, version, message) => {
+        metrics.nacked(p, type);
+        this.log.warn(`NACK from ${p.id} for ${type} version ${version}: ${message}`);
+      },
+    };
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    await this.builder.start();
+    this.cache.onUpdate((snap) => {
+      const streams = this.byGroup.get(snap.key);
+      if (!streams?.size) return;
+      for (const s of streams) s.flush();
+      this.metrics.pushLatency.observe(Math.max(0, Date.now() - snap.publishedAt) / 1000);
+    });
+    const server = new grpc.Server({
+      'grpc.max_receive_message_length': 16 * 1024 * 1024,
+      'grpc.max_send_message_length': 256 * 1024 * 1024,
+      'grpc.keepalive_time_ms': 30_000,
+      'grpc.keepalive_timeout_ms': 10_000,
+      'grpc.http2.min_ping_interval_without_data_ms': 5_000,
+      'grpc.keepalive_permit_without_calls': 1,
+    });
+    // ADS, plus the per-type services for clients that do not aggregate.
+    for (const svc of SERVICES) {
+      server.addService(
+        {
+          [svc.sotw]: bidi(`/${svc.service}/${svc.sotw}`, decodeRequest),
+          [svc.delta]: bidi(`/${svc.service}/${svc.delta}`, decodeDeltaRequest),
+        } as grpc.ServiceDefinition,
+        {
+          [svc.sotw]: (call: grpc.ServerDuplexStream<DiscoveryRequest, Buffer>) =>
+            this.serve(call, (join) => new SotwStream(call, this.cache, this.proxies, this.responses, this.hooks, join), svc.type),
+          [svc.delta]: (call: grpc.ServerDuplexStream<DeltaDiscoveryRequest, Buffer>) =>
+            this.serve(call, (join) => new DeltaStream(call, this.cache, this.proxies, this.hooks, join), svc.type),
+        },
+      );
+    }
+    this.port = await new Promise<number>((resolve, reject) =>
+      server.bindAsync(`${this.config.HOST}:${this.config.XDS_PORT}`, grpc.ServerCredentials.createInsecure(), (err, port) =>
+        err ? reject(new Error(`cannot listen on XDS_PORT ${this.config.XDS_PORT}: ${err.message}`)) : resolve(port),
+      ),
+    );
+    this.server = server;
+    this.log.log(`xDS (ADS) listening on ${this.config.HOST}:${this.port}`);
+  }
+
+  private serve<S extends SotwStream | DeltaStream, Req extends { type_url: string }>(
+    call: grpc.ServerDuplexStream<Req, Buffer>,
+    make: (join: (s: S) => void) => S,
+    onlyType?: TypeUrl,
+  ): void {
+    const stream = make((s) => {
+      const key = groupKey(s.group!);
+      if (!this.byGroup.has(key)) this.byGroup.set(key, new Set());
+      this.byGroup.get(key)!.add(s);
+    });
+    const done = () => {
+      stream.close();
+      if (stream.group) this.byGroup.get(groupKey(stream.group))?.delete(stream);
+    };
+    call.on('data', (req: Req) => {
+      if (onlyType) {
+        // A per-type service: the type is implied, and other types are not served here.
+        if (!req.type_url) req.type_url = onlyType;
+        if (req.type_url !== onlyType) return;
+      }
+      stream.handle(req as never);
+    });
+    call.on('end', () => {
+      done();
+      call.end();
+    });
+    call.on('error', done);
+    call.on('cancelled', done);
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    const server = this.server;
+    this.server = undefined;
+    // Streams never end by themselves: close them rather than wait.
+    server?.forceShutdown();
+  }
+}

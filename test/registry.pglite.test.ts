@@ -1,0 +1,3 @@
+import { registryContract } from './registry.contract.js';
+
+registryContract('pglite');
