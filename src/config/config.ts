@@ -97,6 +97,14 @@ export class AppConfig {
   @Transform(toInt) @IsInt() @Min(50) @Max(600000)
   XDS_POLL_INTERVAL_MS = 1000;
 
+  /** Admission control: new xDS streams accepted per second (0 = no limit); the excess is told RESOURCE_EXHAUSTED. */
+  @Transform(toInt) @IsInt() @Min(0) @Max(1000000)
+  XDS_MAX_NEW_STREAMS_PER_SECOND = 1000;
+
+  /** ...with bursts of up to this many new streams at once. */
+  @Transform(toInt) @IsInt() @Min(1) @Max(1000000)
+  XDS_NEW_STREAM_BURST = 1000;
+
   /** How long graceful shutdown waits for in-flight work, in ms. */
   @Transform(toInt) @IsInt() @Min(0) @Max(600000)
   SHUTDOWN_TIMEOUT_MS = 10000;

@@ -1,23 +1,24 @@
 import type * as grpc from '@grpc/grpc-js';
 import { status as Status } from '@grpc/grpc-js';
 import type { NodeGroup } from '../translate/xds.js';
-import type { EncodedResource, XdsCache } from './cache.js';
+import { type EncodedResource, versionOf, type XdsCache } from './cache.js';
 import { PUSH_ORDER, TYPE, type TypeUrl } from './envoy-protos.js';
 import type { ProxyInfo, ProxyRegistry } from './proxies.js';
-import type { StreamHooks } from './sotw.js';
+import { type InFlight, recordAnswer, recordSent, type SharedResponse, type StreamShared } from './stream-shared.js';
+import { diffOf, type Subscription, type View, viewOf } from './views.js';
 import { type DeltaDiscoveryRequest, encodeDeltaResponse } from './wire.js';
 
-interface DeltaTypeState {
-  subscribed: boolean;
+interface DeltaTypeState extends InFlight {
   wildcard: boolean;
+  /** Subscribed names; the interned `sub` is rebuilt from them when they change. */
   names: Set<string>;
-  /** What the client holds: name → per-resource version (content hash). */
-  known: Map<string, string>;
-  sentNonce?: string;
-  sentVersion?: string;
-  sentRevision?: number;
-  /** A response is out and not yet ACKed or NACKed (one in flight per type). */
-  awaiting: boolean;
+  sub?: Subscription;
+  /** What the client holds, as a shared view: what was last sent. */
+  held?: View;
+  /** What a reconnecting client said it holds (name → version), until the first response replaces it. */
+  initial?: Map<string, string>;
+  /** Names unsubscribed since the last response: the client forgot them. */
+  forgotten?: Set<string>;
 }
 
 const WILDCARD_TYPES = new Set<string>([TYPE.listener, TYPE.cluster]);
@@ -26,6 +27,7 @@ const WILDCARD_TYPES = new Set<string>([TYPE.listener, TYPE.cluster]);
  * One ADS incremental (Delta) stream: sends only resources whose content hash
  * differs from what the client holds, and removals for what it should drop.
  * Like SotW, it keeps no queue: a blocked stream catches up from the latest snapshot.
+ * What the client holds is a pointer to a shared view, not a per-stream map.
  */
 export class DeltaStream {
   group?: NodeGroup;
@@ -39,7 +41,7 @@ export class DeltaStream {
     private readonly call: grpc.ServerDuplexStream<DeltaDiscoveryRequest, Buffer>,
     private readonly cache: XdsCache,
     private readonly proxies: ProxyRegistry,
-    private readonly hooks: StreamHooks,
+    private readonly shared: StreamShared,
     private readonly onGroup: (s: DeltaStream) => void,
   ) {}
 
@@ -56,22 +58,12 @@ export class DeltaStream {
     let st = this.types.get(type);
     const first = !st;
     if (!st) {
-      st = { subscribed: true, wildcard: false, names: new Set(), known: new Map(), awaiting: false };
+      st = { wildcard: false, names: new Set(), awaiting: false };
       this.types.set(type, st);
-      for (const [n, v] of Object.entries(req.initial_resource_versions ?? {})) st.known.set(n, v);
+      const initial = Object.entries(req.initial_resource_versions ?? {});
+      if (initial.length) st.initial = new Map(initial);
     }
-    const status = (this.info!.types[type] ??= {});
-    if (req.response_nonce && req.response_nonce === st.sentNonce) {
-      st.awaiting = false;
-      if (req.error_detail) {
-        status.lastNack = { version: st.sentVersion, nonce: req.response_nonce, message: req.error_detail.message, at: new Date().toISOString() };
-        this.hooks.onNack?.(this.info!, type, st.sentVersion, req.error_detail.message);
-      } else {
-        status.lastAckedVersion = st.sentVersion;
-        status.lastAckedAt = new Date().toISOString();
-        this.hooks.onAck?.(this.info!, type, st.sentVersion!, st.sentRevision);
-      }
-    }
+    if (req.response_nonce) recordAnswer(this.info!, type, st, req, this.shared.hooks);
     // Subscriptions apply whatever the nonce: they are not tied to a response.
     const sub = req.resource_names_subscribe ?? [];
     const unsub = req.resource_names_unsubscribe ?? [];
@@ -79,10 +71,16 @@ export class DeltaStream {
     for (const n of sub) n === '*' ? (st.wildcard = true) : st.names.add(n);
     for (const n of unsub) {
       if (n === '*') st.wildcard = false;
-      else {
-        st.names.delete(n);
-        st.known.delete(n); // the client forgets it; no removal needed
+      else if (st.names.delete(n)) {
+        st.initial?.delete(n);
+        (st.forgotten ??= new Set()).add(n); // the client forgets it; no removal needed
       }
+    }
+    if (first || sub.length || unsub.length) {
+      const subs = this.shared.subscriptions;
+      const next = subs.intern(st.wildcard ? ['*', ...st.names] : [...st.names], false);
+      subs.release(st.sub);
+      st.sub = next;
     }
     this.flush();
   }
@@ -92,51 +90,61 @@ export class DeltaStream {
     if (this.blocked || this.closed || !this.group) return;
     const snap = this.cache.snapshot(this.group);
     if (!snap) return;
-    const diff = (type: TypeUrl, st: DeltaTypeState) => {
-      const ts = snap.types[type];
-      const wanted = st.wildcard ? ts.list : [...st.names].sort().flatMap((n) => ts.resources.get(n) ?? []);
-      const present = new Set(wanted.map((r) => r.name));
-      return {
-        version: ts.version,
-        wanted,
-        changed: wanted.filter((r) => st.known.get(r.name) !== r.hash),
-        removed: [...st.known.keys()].filter((n) => !present.has(n)).sort(),
-      };
-    };
     const routing = [TYPE.listener, TYPE.route].some((t) => {
       const st = this.types.get(t);
-      if (!st?.subscribed) return false;
-      const d = diff(t, st);
+      if (!st?.sub) return false;
+      const d = this.diff(st, viewOf(snap.types[t], st.sub));
       return d.changed.length > 0 || d.removed.length > 0;
     });
     for (const deferRemovals of routing ? [true, false] : [false]) {
       for (const type of PUSH_ORDER) {
         const st = this.types.get(type);
-        if (!st?.subscribed) continue;
-        const d = diff(type, st);
-        const removed = deferRemovals && (type === TYPE.cluster || type === TYPE.endpoint) ? [] : d.removed;
-        if (!d.changed.length && !removed.length) continue;
+        if (!st?.sub) continue;
+        const view = viewOf(snap.types[type], st.sub);
+        const d = this.diff(st, view);
+        const defer = deferRemovals && (type === TYPE.cluster || type === TYPE.endpoint) && d.removed.length > 0;
+        if (!d.changed.length && (defer || !d.removed.length)) continue;
         if (st.awaiting) return; // one response in flight per type; later types wait behind it
-        if (!this.send(type, st, d.version, snap.revision, d.changed, removed, d.wanted)) return;
+        if (!this.send(type, st, view, snap.revision, d, defer)) return;
       }
     }
   }
 
-  private send(type: TypeUrl, st: DeltaTypeState, version: string, revision: number, changed: EncodedResource[], removed: string[], wanted: EncodedResource[]): boolean {
-    const nonce = `${(++this.seq).toString(36)}`;
-    const bytes = encodeDeltaResponse(version, changed, removed, type, nonce);
-    for (const r of changed) st.known.set(r.name, r.hash);
-    for (const n of removed) st.known.delete(n);
-    st.sentNonce = nonce;
-    st.sentVersion = version;
-    st.sentRevision = revision;
-    st.awaiting = true;
-    const s = (this.info!.types[type] ??= {});
-    s.lastSentVersion = version;
-    s.lastSentAt = new Date().toISOString();
-    this.info!.sent[type] = wanted;
-    this.hooks.onSend?.(this.info!, type, version, bytes.length);
-    if (this.call.write(bytes)) return true;
+  /** What to send to move this client to `view`: shared unless the stream has reconnect or unsubscribe history. */
+  private diff(st: DeltaTypeState, view: View): { changed: EncodedResource[]; removed: string[]; shared: boolean } {
+    if (st.initial) {
+      const initial = st.initial;
+      return {
+        changed: view.list.filter((r) => initial.get(r.name) !== r.hash),
+        removed: [...initial.keys()].filter((n) => !view.resources.has(n)).sort(),
+        shared: false,
+      };
+    }
+    const d = diffOf(st.held, view);
+    const forgotten = st.forgotten;
+    if (!forgotten?.size) return { ...d, shared: true };
+    // Forgotten names need no removal, and one re-subscribed must be sent again even if unchanged.
+    const again = view.list.filter((r) => forgotten.has(r.name) && !d.changed.includes(r));
+    return {
+      changed: again.length ? [...d.changed, ...again].sort((a, b) => (a.name < b.name ? -1 : 1)) : d.changed,
+      removed: d.removed.filter((n) => !forgotten.has(n)),
+      shared: false,
+    };
+  }
+
+  private send(type: TypeUrl, st: DeltaTypeState, view: View, revision: number, d: { changed: EncodedResource[]; removed: string[]; shared: boolean }, deferRemovals: boolean): boolean {
+    let res: SharedResponse;
+    if (d.shared && !deferRemovals) res = this.shared.responses.delta(type, view, st.held);
+    else {
+      const removed = deferRemovals ? [] : d.removed;
+      res = this.shared.responses.unique((nonce) => encodeDeltaResponse(view.version, d.changed, removed, type, nonce));
+    }
+    // With removals deferred the client still holds the removed ones: keep them in what it holds.
+    st.held = deferRemovals ? heldWith(view, st.held, d.removed) : view;
+    st.initial = undefined;
+    st.forgotten = undefined;
+    recordSent(this.info!, type, st, view, res, revision, this.shared.hooks);
+    if (this.call.write(res.bytes)) return true;
     this.blocked = true;
     this.call.once('drain', () => {
       this.blocked = false;
@@ -146,12 +154,26 @@ export class DeltaStream {
   }
 
   close(): void {
+    if (this.closed) return;
     this.closed = true;
     if (this.info) this.proxies.remove(this.info);
+    for (const st of this.types.values()) this.shared.subscriptions.release(st.sub);
   }
 
   private fail(code: Status, details: string): void {
     this.closed = true;
     this.call.emit('error', { code, details });
   }
+}
+
+/** `view` plus the named resources from `held` (removals not yet sent). */
+function heldWith(view: View, held: View | undefined, names: string[]): View {
+  if (!held || !names.length) return view;
+  const resources = new Map(view.resources);
+  for (const n of names) {
+    const r = held.resources.get(n);
+    if (r) resources.set(n, r);
+  }
+  const list = [...resources.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  return { version: versionOf(list), resources, list };
 }

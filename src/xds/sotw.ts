@@ -1,64 +1,37 @@
 import type * as grpc from '@grpc/grpc-js';
 import { status as Status } from '@grpc/grpc-js';
 import type { NodeGroup } from '../translate/xds.js';
-import { type EncodedResource, type GroupSnapshot, versionOf, type XdsCache } from './cache.js';
+import type { GroupSnapshot, XdsCache } from './cache.js';
 import { PUSH_ORDER, TYPE, type TypeUrl } from './envoy-protos.js';
 import type { ProxyInfo, ProxyRegistry } from './proxies.js';
-import { type DiscoveryRequest, encodeResponse } from './wire.js';
+import { type InFlight, recordAnswer, recordSent, type StreamShared } from './stream-shared.js';
+import { keepRemoved, sameRaw, type Subscription, type View, viewOf } from './views.js';
+import type { DiscoveryRequest } from './wire.js';
 
-/** Hooks the server uses for metrics and convergence tracking. */
-export interface StreamHooks {
-  onSend?(p: ProxyInfo, type: TypeUrl, version: string, bytes: number): void;
-  onAck?(p: ProxyInfo, type: TypeUrl, version: string, revision: number | undefined): void;
-  onNack?(p: ProxyInfo, type: TypeUrl, version: string | undefined, message: string): void;
-}
-
-interface TypeState {
-  subscribed: boolean;
-  wildcard: boolean;
-  names: Set<string>;
-  sentVersion?: string;
-  sentNonce?: string;
-  /** Registry revision of the snapshot last sent. */
-  sentRevision?: number;
+interface TypeState extends InFlight {
+  sub?: Subscription;
+  /** The view last sent. */
+  sent?: View;
+  /** The view the client holds: the last one it ACKed. */
+  held?: View;
   nackedVersion?: string;
   /** Version the client said it already has when it (re)connected. */
   clientVersion?: string;
   /** A subscription change that must be answered even with unchanged content. */
   mustAnswer: boolean;
-  /** A response is out and not yet ACKed or NACKed: the next one waits (one in flight per type). */
-  awaiting: boolean;
-}
-
-/** Responses shared by every stream that is sent the same content (same bytes, same nonce). */
-export class ResponseCache {
-  private readonly entries = new Map<string, { bytes: Buffer; nonce: string }>();
-  private seq = 0;
-
-  constructor(private readonly max = 256) {}
-
-  get(type: string, version: string, resources: EncodedResource[], fresh: boolean): { bytes: Buffer; nonce: string } {
-    const key = `${type}\u0000${version}`;
-    let e = fresh ? undefined : this.entries.get(key);
-    if (!e) {
-      const nonce = `${version.slice(0, 8)}.${(++this.seq).toString(36)}`;
-      e = { bytes: encodeResponse(version, resources, type, nonce), nonce };
-      if (!fresh) {
-        this.entries.set(key, e);
-        if (this.entries.size > this.max) this.entries.delete(this.entries.keys().next().value!);
-      }
-    }
-    return e;
-  }
 }
 
 const WILDCARD_TYPES = new Set<string>([TYPE.listener, TYPE.cluster]);
+/** Types whose SotW responses need not repeat unchanged resources (the xDS spec requires full state only for LDS and CDS). */
+const INCREMENTAL_TYPES = new Set<string>([TYPE.endpoint, TYPE.route]);
 
 /**
  * One ADS state-of-the-world stream. It never queues responses: at most one
  * response per type is in flight (until ACK or NACK), and a stream that is not
  * writable only remembers that it is behind; either way the client later gets
- * the latest snapshot per type, never the versions in between.
+ * the latest snapshot per type, never the versions in between. Per-stream
+ * state is a few pointers into shared views (see views.ts), so a stream costs
+ * the same whatever the catalogue's size.
  */
 export class SotwStream {
   group?: NodeGroup;
@@ -71,8 +44,7 @@ export class SotwStream {
     private readonly call: grpc.ServerDuplexStream<DiscoveryRequest, Buffer>,
     private readonly cache: XdsCache,
     private readonly proxies: ProxyRegistry,
-    private readonly responses: ResponseCache,
-    private readonly hooks: StreamHooks,
+    private readonly shared: StreamShared,
     private readonly onGroup: (s: SotwStream) => void,
   ) {}
 
@@ -88,32 +60,29 @@ export class SotwStream {
     if (!PUSH_ORDER.includes(type)) return; // a type we do not serve: nothing to say
     let st = this.types.get(type);
     if (!st) {
-      st = { subscribed: false, wildcard: false, names: new Set(), mustAnswer: false, awaiting: false };
+      st = { mustAnswer: false, awaiting: false };
       this.types.set(type, st);
     }
-    const status = (this.info!.types[type] ??= {});
     if (req.response_nonce) {
-      if (req.response_nonce !== st.sentNonce) return; // stale: a newer response is in flight
-      st.awaiting = false;
-      if (req.error_detail) {
-        st.nackedVersion = st.sentVersion;
-        status.lastNack = { version: st.sentVersion, nonce: req.response_nonce, message: req.error_detail.message, at: new Date().toISOString() };
-        this.hooks.onNack?.(this.info!, type, st.sentVersion, req.error_detail.message);
-      } else {
-        status.lastAckedVersion = st.sentVersion;
-        status.lastAckedAt = new Date().toISOString();
-        this.hooks.onAck?.(this.info!, type, st.sentVersion!, st.sentRevision);
-      }
+      const answer = recordAnswer(this.info!, type, st, req, this.shared.hooks);
+      if (answer === 'stale') return; // a newer response is in flight
+      if (answer === 'nack') st.nackedVersion = st.sent?.version;
+      else st.held = st.sent;
     } else if (req.version_info) {
       st.clientVersion = req.version_info; // reconnecting client: it already holds this version
     }
-    const names = req.resource_names.filter((n) => n !== '*');
-    const wildcard = req.resource_names.includes('*') || (names.length === 0 && WILDCARD_TYPES.has(type));
-    const changed = !st.subscribed || wildcard !== st.wildcard || names.length !== st.names.size || names.some((n) => !st!.names.has(n));
-    st.subscribed = true;
-    st.wildcard = wildcard;
-    st.names = new Set(names);
-    if (changed && req.response_nonce) st.mustAnswer = true;
+    // ACKs repeat the subscription: compare its bytes, and decode names only when they differ.
+    const raw = req.names_raw;
+    if (!(raw && sameRaw(st.sub, raw))) {
+      const subs = this.shared.subscriptions;
+      const next = subs.intern(req.resource_names, WILDCARD_TYPES.has(type), raw);
+      if (next === st.sub) subs.release(next);
+      else {
+        if (st.sub && req.response_nonce) st.mustAnswer = true;
+        subs.release(st.sub);
+        st.sub = next;
+      }
+    }
     this.flush();
   }
 
@@ -130,9 +99,9 @@ export class SotwStream {
     for (const keep of routingChanges ? [true, false] : [false]) {
       for (const type of PUSH_ORDER) {
         const st = this.types.get(type);
-        if (!st?.subscribed) continue;
-        let view = this.view(st, snap, type);
-        if (keep && (type === TYPE.cluster || type === TYPE.endpoint)) view = this.keepRemoved(type, view);
+        if (!st?.sub) continue;
+        let view = viewOf(snap.types[type], st.sub);
+        if (keep && (type === TYPE.cluster || type === TYPE.endpoint)) view = keepRemoved(st.sent, view);
         // While the last response of this type is unanswered, send nothing after it either:
         // later types may depend on what this one has still to deliver.
         if (st.awaiting) {
@@ -144,13 +113,14 @@ export class SotwStream {
           if (st.sentVersion === undefined && view.version === st.clientVersion) {
             // Reconnected with exactly this content: acknowledge without resending.
             st.sentVersion = view.version;
+            st.sent = st.held = view;
             const s = (this.info!.types[type] ??= {});
             s.lastSentVersion = s.lastAckedVersion = view.version;
+            this.info!.sent[type] = view.list;
             continue;
           }
         }
-        st.sentRevision = snap.revision;
-        this.send(type, st, view.version, view.resources, st.mustAnswer && view.version === st.sentVersion);
+        this.send(type, st, view, snap.revision, st.mustAnswer && view.version === st.sentVersion);
         st.mustAnswer = false;
         if (this.blocked) return;
       }
@@ -159,45 +129,25 @@ export class SotwStream {
 
   private pending(type: TypeUrl, snap: GroupSnapshot): boolean {
     const st = this.types.get(type);
-    if (!st?.subscribed) return false;
-    const v = this.view(st, snap, type).version;
+    if (!st?.sub) return false;
+    const v = viewOf(snap.types[type], st.sub).version;
     return st.mustAnswer || (v !== st.sentVersion && v !== st.nackedVersion);
   }
 
-  /** The view plus whatever was last sent and is now gone: removals wait until routes stop using them. */
-  private keepRemoved(type: TypeUrl, view: { version: string; resources: EncodedResource[] }) {
-    const last = this.info!.sent[type];
-    if (!last?.length) return view;
-    const names = new Set(view.resources.map((r) => r.name));
-    const gone = last.filter((r) => !names.has(r.name));
-    if (!gone.length) return view;
-    const resources = [...view.resources, ...gone].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    return { version: versionOf(resources), resources };
-  }
-
   close(): void {
+    if (this.closed) return;
     this.closed = true;
     if (this.info) this.proxies.remove(this.info);
+    for (const st of this.types.values()) this.shared.subscriptions.release(st.sub);
   }
 
-  private view(st: TypeState, snap: GroupSnapshot, type: TypeUrl): { version: string; resources: EncodedResource[] } {
-    const ts = snap.types[type];
-    if (st.wildcard) return { version: ts.version, resources: ts.list };
-    const resources = [...st.names].sort().flatMap((n) => ts.resources.get(n) ?? []);
-    return { version: versionOf(resources), resources };
-  }
-
-  private send(type: TypeUrl, st: TypeState, version: string, resources: EncodedResource[], fresh: boolean): void {
-    const { bytes, nonce } = this.responses.get(type, version, resources, fresh);
-    st.sentVersion = version;
-    st.sentNonce = nonce;
-    st.awaiting = true;
-    const status = (this.info!.types[type] ??= {});
-    status.lastSentVersion = version;
-    status.lastSentAt = new Date().toISOString();
-    this.info!.sent[type] = resources;
-    this.hooks.onSend?.(this.info!, type, version, bytes.length);
-    if (!this.call.write(bytes)) {
+  private send(type: TypeUrl, st: TypeState, view: View, revision: number, fresh: boolean): void {
+    // EDS and RDS carry only what changed since the client's last ACK; LDS and CDS are always full state.
+    const base = INCREMENTAL_TYPES.has(type) ? st.held : undefined;
+    const res = this.shared.responses.sotw(type, view, base, fresh);
+    st.sent = view;
+    recordSent(this.info!, type, st, view, res, revision, this.shared.hooks);
+    if (!this.call.write(res.bytes)) {
       this.blocked = true;
       this.call.once('drain', () => {
         this.blocked = false;

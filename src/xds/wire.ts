@@ -10,6 +10,8 @@ export interface DiscoveryRequest {
   type_url: string;
   response_nonce: string;
   error_detail?: { code: number; message: string };
+  /** The encoded resource_names entries (fields 3), for comparing subscriptions without decoding them. */
+  names_raw?: Buffer;
 }
 
 /** A DeltaDiscoveryRequest as decoded. */
@@ -25,9 +27,91 @@ export interface DeltaDiscoveryRequest {
 
 const toObj = { longs: String, enums: String, defaults: true, arrays: true, objects: true };
 
+const EMPTY = Buffer.alloc(0);
+
+/**
+ * A DiscoveryRequest decoded lazily. Envoy repeats its node and every
+ * subscribed name in each ACK (tens of KB with a large catalogue), so the
+ * server reads the small fields eagerly and decodes node and resource_names
+ * only when asked; streams compare `names_raw` bytes instead.
+ */
+class LazyDiscoveryRequest implements DiscoveryRequest {
+  version_info = '';
+  type_url = '';
+  response_nonce = '';
+  error_detail?: { code: number; message: string };
+  names_raw: Buffer = EMPTY;
+  private nodeBytes?: Uint8Array;
+  private nodeObj?: Record<string, any>;
+  private names?: string[];
+
+  get node(): Record<string, any> | undefined {
+    if (this.nodeBytes && !this.nodeObj) {
+      const t = envoyRoot().lookupType('envoy.config.core.v3.Node');
+      this.nodeObj = t.toObject(t.decode(this.nodeBytes), toObj);
+    }
+    return this.nodeObj;
+  }
+
+  set node(n: Record<string, any> | undefined) {
+    this.nodeObj = n;
+  }
+
+  get resource_names(): string[] {
+    if (!this.names) {
+      this.names = [];
+      const r = protobuf.Reader.create(this.names_raw);
+      while (r.pos < r.len) {
+        r.uint32();
+        this.names.push(r.string());
+      }
+    }
+    return this.names;
+  }
+
+  set resource_names(v: string[]) {
+    this.names = v;
+  }
+
+  static decode(buf: Buffer): LazyDiscoveryRequest {
+    const req = new LazyDiscoveryRequest();
+    const r = protobuf.Reader.create(buf);
+    const names: Buffer[] = [];
+    let runStart = -1;
+    let runEnd = -1;
+    while (r.pos < r.len) {
+      const at = r.pos;
+      const tag = r.uint32();
+      const field = tag >>> 3;
+      if (field === 3 && (tag & 7) === 2) {
+        // Names are usually contiguous: keep one slice; otherwise collect the runs.
+        if (runStart < 0) runStart = at;
+        else if (runEnd !== at) {
+          names.push(buf.subarray(runStart, runEnd));
+          runStart = at;
+        }
+        r.skipType(2);
+        runEnd = r.pos;
+        continue;
+      }
+      if (field === 1 && (tag & 7) === 2) req.version_info = r.string();
+      else if (field === 2 && (tag & 7) === 2) req.nodeBytes = r.bytes();
+      else if (field === 4 && (tag & 7) === 2) req.type_url = r.string();
+      else if (field === 5 && (tag & 7) === 2) req.response_nonce = r.string();
+      else if (field === 6 && (tag & 7) === 2) {
+        const t = envoyRoot().lookupType('google.rpc.Status');
+        const s = t.toObject(t.decode(r.bytes()), toObj) as { code: number; message: string };
+        req.error_detail = { code: s.code, message: s.message };
+      } else r.skipType(tag & 7);
+    }
+    if (runStart >= 0) names.push(buf.subarray(runStart, runEnd));
+    req.names_raw = names.length === 1 ? names[0] : names.length ? Buffer.concat(names) : EMPTY;
+    return req;
+  }
+}
+
 export function decodeRequest(buf: Buffer): DiscoveryRequest {
-  const t = envoyRoot().lookupType('envoy.service.discovery.v3.DiscoveryRequest');
-  return t.toObject(t.decode(buf), toObj) as DiscoveryRequest;
+  return LazyDiscoveryRequest.decode(buf);
 }
 
 export function decodeDeltaRequest(buf: Buffer): DeltaDiscoveryRequest {

@@ -20,6 +20,7 @@ export class XdsMetrics {
   readonly resources: Gauge<'type'>;
   readonly issueGauge: Gauge<'severity'>;
   readonly pushLatency: Histogram;
+  readonly refused: Counter;
   private readonly commitTimes = new Map<number, number>();
 
   constructor(metrics: MetricsService) {
@@ -42,6 +43,7 @@ export class XdsMetrics {
       buckets: [0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5],
       registers,
     });
+    this.refused = new Counter({ name: 'switchyard_xds_streams_refused_total', help: 'new xDS streams refused by admission control (RESOURCE_EXHAUSTED)', registers });
     this.issueGauge = new Gauge({
       name: 'switchyard_translation_issues',
       help: 'problems found by translation and validation (refused resources are errors), by severity',

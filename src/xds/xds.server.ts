@@ -6,7 +6,8 @@ import { groupKey } from '../translate/xds.js';
 import { SnapshotCache } from './cache.js';
 import { TYPE, type TypeUrl } from './envoy-protos.js';
 import { ProxyRegistry } from './proxies.js';
-import { ResponseCache, SotwStream, type StreamHooks } from './sotw.js';
+import { SotwStream } from './sotw.js';
+import { StreamShared } from './stream-shared.js';
 import { DeltaStream } from './delta.js';
 import { decodeDeltaRequest, decodeRequest, type DeltaDiscoveryRequest, type DiscoveryRequest } from './wire.js';
 import { XdsBuilder } from './xds-builder.js';
@@ -43,9 +44,9 @@ export class XdsServer implements OnApplicationBootstrap, BeforeApplicationShutd
   private readonly log = new Logger('XdsServer');
   private server?: grpc.Server;
   private readonly byGroup = new Map<string, Set<SotwStream | DeltaStream>>();
-  private readonly responses = new ResponseCache();
-  private readonly hooks: StreamHooks;
+  private readonly shared: StreamShared;
   port = 0;
+  private readonly admission: TokenBucket;
 
   constructor(
     @Inject(AppConfig) private readonly config: AppConfig,
@@ -56,14 +57,15 @@ export class XdsServer implements OnApplicationBootstrap, BeforeApplicationShutd
     registry: MetricsService,
   ) {
     metrics.watchProxies(proxies, registry);
-    this.hooks = {
+    this.admission = new TokenBucket(config.XDS_MAX_NEW_STREAMS_PER_SECOND, config.XDS_NEW_STREAM_BURST);
+    this.shared = new StreamShared({
       onSend: (_p, type, _v, bytes) => metrics.sent(type, bytes),
       onAck: (_p, type: TypeUrl, _v, revision) => metrics.acked(type, revision),
       onNack: (p, type, version, message) => {
         metrics.nacked(p, type);
         this.log.warn(`NACK from ${p.id} for ${type} version ${version}: ${message}`);
       },
-    };
+    });
   }
 
   async onApplicationBootstrap(): Promise<void> {
@@ -91,9 +93,9 @@ export class XdsServer implements OnApplicationBootstrap, BeforeApplicationShutd
         } as grpc.ServiceDefinition,
         {
           [svc.sotw]: (call: grpc.ServerDuplexStream<DiscoveryRequest, Buffer>) =>
-            this.serve(call, (join) => new SotwStream(call, this.cache, this.proxies, this.responses, this.hooks, join), svc.type),
+            this.serve(call, (join) => new SotwStream(call, this.cache, this.proxies, this.shared, join), svc.type),
           [svc.delta]: (call: grpc.ServerDuplexStream<DeltaDiscoveryRequest, Buffer>) =>
-            this.serve(call, (join) => new DeltaStream(call, this.cache, this.proxies, this.hooks, join), svc.type),
+            this.serve(call, (join) => new DeltaStream(call, this.cache, this.proxies, this.shared, join), svc.type),
         },
       );
     }
@@ -111,6 +113,12 @@ export class XdsServer implements OnApplicationBootstrap, BeforeApplicationShutd
     make: (join: (s: S) => void) => S,
     onlyType?: TypeUrl,
   ): void {
+    if (!this.admission.take()) {
+      // Like Envoy's overload manager: refuse early and cheaply; clients back off and retry.
+      this.metrics.refused.inc();
+      call.emit('error', { code: grpc.status.RESOURCE_EXHAUSTED, details: `xDS admission control: more than ${this.config.XDS_MAX_NEW_STREAMS_PER_SECOND} new streams per second; retry with backoff` });
+      return;
+    }
     const stream = make((s) => {
       const key = groupKey(s.group!);
       if (!this.byGroup.has(key)) this.byGroup.set(key, new Set());
@@ -141,5 +149,28 @@ export class XdsServer implements OnApplicationBootstrap, BeforeApplicationShutd
     this.server = undefined;
     // Streams never end by themselves: close them rather than wait.
     server?.forceShutdown();
+  }
+}
+
+/** A token bucket for admitting new streams; a rate of 0 admits everything. */
+export class TokenBucket {
+  private tokens: number;
+  private last = performance.now();
+
+  constructor(
+    private readonly ratePerSecond: number,
+    private readonly burst: number,
+  ) {
+    this.tokens = burst;
+  }
+
+  take(): boolean {
+    if (this.ratePerSecond <= 0) return true;
+    const now = performance.now();
+    this.tokens = Math.min(this.burst, this.tokens + ((now - this.last) * this.ratePerSecond) / 1000);
+    this.last = now;
+    if (this.tokens < 1) return false;
+    this.tokens -= 1;
+    return true;
   }
 }
