@@ -1,7 +1,8 @@
 import { EventEmitter } from 'node:events';
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { COORDINATION } from '../coordination/coordination.module.js';
-import type { Coordination, KeyValue, Watch } from '../coordination/coordination.js';
+import type { Coordination, KeyValue, WatchEvent } from '../coordination/coordination.js';
+import { PrefixMirror } from '../coordination/prefix-mirror.js';
 import type { CheckedState, Transition } from './health-state.js';
 import type { ProbeResult } from './probes.js';
 
@@ -39,22 +40,19 @@ export class HealthBoard extends EventEmitter implements OnApplicationBootstrap,
   private readonly log = new Logger('HealthBoard');
   private readonly byService = new Map<string, Map<string, PublishedHealth>>();
   private readonly events: HealthEvent[] = [];
-  private watch?: Watch;
-  private retry?: NodeJS.Timeout;
-  private stopped = false;
+  private readonly mirror: PrefixMirror;
 
   constructor(@Inject(COORDINATION) private readonly coord: Coordination) {
     super();
+    this.mirror = new PrefixMirror(coord, HEALTH_PREFIX, { reset: (kvs) => this.reset(kvs), event: (e) => this.onEvent(e) }, this.log);
   }
 
   async onApplicationBootstrap(): Promise<void> {
-    await this.sync().catch(() => this.later());
+    await this.mirror.start();
   }
 
   onApplicationShutdown(): void {
-    this.stopped = true;
-    clearTimeout(this.retry);
-    this.watch?.cancel();
+    this.mirror.stop();
   }
 
   /** Checked state per endpoint name of a service. */
@@ -89,35 +87,18 @@ export class HealthBoard extends EventEmitter implements OnApplicationBootstrap,
     if (this.events.length > 5000) this.events.splice(0, this.events.length - 5000);
   }
 
-  private async sync(): Promise<void> {
-    if (this.stopped) return;
-    const { kvs, revision } = await this.coord.list(HEALTH_PREFIX);
+  private reset(kvs: KeyValue[]): void {
     const touched = new Set<string>(this.byService.keys());
     this.byService.clear();
     for (const kv of kvs) this.apply(kv, false);
     for (const s of this.byService.keys()) touched.add(s);
     if (touched.size) this.emit('changed', touched);
-    this.watch?.cancel();
-    this.watch = this.coord.watch(HEALTH_PREFIX, revision + 1, {
-      event: (e) => {
-        if (e.type === 'put') this.apply(e.kv, true);
-        else {
-          const [service, endpoint] = e.kv.key.slice(HEALTH_PREFIX.length).split('/');
-          if (this.byService.get(service)?.delete(endpoint)) this.emit('changed', new Set([service]));
-        }
-      },
-      error: (err) => {
-        this.log.warn(`health watch failed (${err.message}); re-reading`);
-        this.later();
-      },
-    });
   }
 
-  private later(): void {
-    if (this.stopped) return;
-    clearTimeout(this.retry);
-    this.retry = setTimeout(() => void this.sync().catch(() => this.later()), 1000);
-    this.retry.unref();
+  private onEvent(e: WatchEvent): void {
+    if (e.type === 'put') return this.apply(e.kv, true);
+    const [service, endpoint] = e.kv.key.slice(HEALTH_PREFIX.length).split('/');
+    if (this.byService.get(service)?.delete(endpoint)) this.emit('changed', new Set([service]));
   }
 
   private apply(kv: KeyValue, notify: boolean): void {

@@ -3,7 +3,8 @@ import { EventEmitter } from 'node:events';
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { AlreadyExists, NotFound, Unavailable, ValidationFailed } from '../common/errors.js';
 import { COORDINATION } from '../coordination/coordination.module.js';
-import { type Coordination, KEYS, type KeyValue, type Watch } from '../coordination/coordination.js';
+import { type Coordination, KEYS, type KeyValue, type WatchEvent } from '../coordination/coordination.js';
+import { PrefixMirror } from '../coordination/prefix-mirror.js';
 import type { EndpointSpec, Resource } from './model.js';
 import { REGISTRY_STORE, type RegistryStore } from './store/registry-store.js';
 import { parseResource } from './validation.js';
@@ -25,9 +26,7 @@ interface Entry {
 export class EphemeralEndpoints extends EventEmitter implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly log = new Logger('EphemeralEndpoints');
   private readonly byService = new Map<string, Map<string, Entry>>();
-  private watch?: Watch;
-  private retry?: NodeJS.Timeout;
-  private stopped = false;
+  private readonly mirror: PrefixMirror;
   /** False while the watch is down (coordination unreachable). */
   synced = false;
   rejected = 0;
@@ -37,16 +36,15 @@ export class EphemeralEndpoints extends EventEmitter implements OnApplicationBoo
     @Inject(REGISTRY_STORE) private readonly store: RegistryStore,
   ) {
     super();
+    this.mirror = new PrefixMirror(coord, KEYS.endpoints, { reset: (kvs) => this.reset(kvs), event: (e) => this.onEvent(e), down: () => (this.synced = false) }, this.log);
   }
 
   async onApplicationBootstrap(): Promise<void> {
-    await this.sync().catch(() => this.later());
+    await this.mirror.start();
   }
 
   onApplicationShutdown(): void {
-    this.stopped = true;
-    clearTimeout(this.retry);
-    this.watch?.cancel();
+    this.mirror.stop();
   }
 
   /** Every heartbeat endpoint of a service. */
@@ -117,36 +115,18 @@ export class EphemeralEndpoints extends EventEmitter implements OnApplicationBoo
     return true;
   }
 
-  /** Lists, then watches from the next revision; on any watch error, starts over. */
-  private async sync(): Promise<void> {
-    if (this.stopped) return;
-    const { kvs, revision } = await this.coord.list(KEYS.endpoints);
+  private reset(kvs: KeyValue[]): void {
     const before = new Set(this.byService.keys());
     this.byService.clear();
     for (const kv of kvs) this.apply(kv, false);
     this.synced = true;
     this.emit('changed', new Set([...before, ...this.byService.keys()]));
-    this.watch?.cancel();
-    this.watch = this.coord.watch(KEYS.endpoints, revision + 1, {
-      event: (e) => {
-        const [service, name] = e.kv.key.slice(KEYS.endpoints.length).split('/');
-        if (e.type === 'put') this.apply(e.kv, true);
-        else if (this.drop(service, name)) this.emit('changed', new Set([service]));
-      },
-      error: (err) => {
-        this.synced = false;
-        this.log.warn(`endpoint watch failed (${err.message}); re-reading everything`);
-        this.later();
-      },
-    });
   }
 
-  private later(): void {
-    if (this.stopped) return;
-    this.synced = false;
-    clearTimeout(this.retry);
-    this.retry = setTimeout(() => void this.sync().catch(() => this.later()), 1000);
-    this.retry.unref();
+  private onEvent(e: WatchEvent): void {
+    const [service, name] = e.kv.key.slice(KEYS.endpoints.length).split('/');
+    if (e.type === 'put') this.apply(e.kv, true);
+    else if (this.drop(service, name)) this.emit('changed', new Set([service]));
   }
 
   private apply(kv: KeyValue, notify: boolean): Resource | undefined {
