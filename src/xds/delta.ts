@@ -9,9 +9,7 @@ import { diffOf, type Subscription, type View, viewOf } from './views.js';
 import { type DeltaDiscoveryRequest, encodeDeltaResponse } from './wire.js';
 
 interface DeltaTypeState extends InFlight {
-  wildcard: boolean;
-  /** Subscribed names; the interned `sub` is rebuilt from them when they change. */
-  names: Set<string>;
+  /** Subscribed names (interned and shared: a stream keeps no name set of its own). */
   sub?: Subscription;
   /** What the client holds, as a shared view: what was last sent. */
   held?: View;
@@ -58,7 +56,7 @@ export class DeltaStream {
     let st = this.types.get(type);
     const first = !st;
     if (!st) {
-      st = { wildcard: false, names: new Set(), awaiting: false };
+      st = { awaiting: false };
       this.types.set(type, st);
       const initial = Object.entries(req.initial_resource_versions ?? {});
       if (initial.length) st.initial = new Map(initial);
@@ -67,18 +65,20 @@ export class DeltaStream {
     // Subscriptions apply whatever the nonce: they are not tied to a response.
     const sub = req.resource_names_subscribe ?? [];
     const unsub = req.resource_names_unsubscribe ?? [];
-    if (first && sub.length === 0 && WILDCARD_TYPES.has(type)) st.wildcard = true;
-    for (const n of sub) n === '*' ? (st.wildcard = true) : st.names.add(n);
-    for (const n of unsub) {
-      if (n === '*') st.wildcard = false;
-      else if (st.names.delete(n)) {
-        st.initial?.delete(n);
-        (st.forgotten ??= new Set()).add(n); // the client forgets it; no removal needed
-      }
-    }
     if (first || sub.length || unsub.length) {
+      // Rare (subscription changes): rebuild the name set, intern it, and drop the copy.
+      let wildcard = st.sub?.wildcard ?? (sub.length === 0 && WILDCARD_TYPES.has(type));
+      const names = new Set(st.sub?.names);
+      for (const n of sub) n === '*' ? (wildcard = true) : names.add(n);
+      for (const n of unsub) {
+        if (n === '*') wildcard = false;
+        else if (names.delete(n)) {
+          st.initial?.delete(n);
+          (st.forgotten ??= new Set()).add(n); // the client forgets it; no removal needed
+        }
+      }
       const subs = this.shared.subscriptions;
-      const next = subs.intern(st.wildcard ? ['*', ...st.names] : [...st.names], false);
+      const next = subs.intern(wildcard ? ['*', ...names] : [...names], false);
       subs.release(st.sub);
       st.sub = next;
     }
