@@ -112,7 +112,9 @@ export async function spawnControlPlane(opts: { debounceMs: number; env?: Record
     XDS_DEBOUNCE_QUIET_MS: String(opts.debounceMs),
     ...opts.env,
   };
-  const child = spawn(process.execPath, ['--enable-source-maps', join(PACKAGE_ROOT, 'build/src/main.js')], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  // BENCH_CPU_PROF=dir profiles the control plane (written when it exits), as in the other benchmarks.
+  const prof = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
+  const child = spawn(process.execPath, ['--enable-source-maps', '--expose-gc', ...prof, join(PACKAGE_ROOT, 'build/src/main.js')], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   // Keep the last lines of its output for error messages; reading also keeps the pipes from filling up.
   const tail: string[] = [];
   const keep = (b: Buffer) => {
@@ -153,6 +155,9 @@ export async function spawnControlPlane(opts: { debounceMs: number; env?: Record
     xds: `127.0.0.1:${xdsPort}`,
     pid: child.pid,
     async sample() {
+      // With --expose-gc the control plane runs a full GC on SIGUSR2: garbage is not memory per proxy.
+      child.kill('SIGUSR2');
+      await sleep(150);
       const p = procSample(child.pid!);
       const heap = await scrapeMetrics(api).then(
         (m) => m.nodejs_heap_size_used_bytes ?? NaN,

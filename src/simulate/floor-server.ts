@@ -88,7 +88,10 @@ process.on('message', (m: ToFloor) => {
     envoyRoot();
     void listen();
   } else if (m.t === 'push') push(m.index);
-  else if (m.t === 'sample') send({ t: 'sample', heap: process.memoryUsage().heapUsed });
+  else if (m.t === 'sample') {
+    (globalThis as { gc?: () => void }).gc?.(); // garbage is not memory per stream
+    send({ t: 'sample', heap: process.memoryUsage().heapUsed });
+  }
   else if (m.t === 'stop') {
     server?.forceShutdown();
     send({ t: 'stopped', acks, streams: streams.size }, () => process.disconnect());

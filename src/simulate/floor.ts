@@ -93,7 +93,7 @@ class FloorProcess {
   static async start(data: Extract<ToFloor, { t: 'init' }>): Promise<{ floor: FloorProcess; port: number }> {
     const child = fork(fileURLToPath(new URL('./floor-server.js', import.meta.url)), [], {
       serialization: 'advanced',
-      execArgv: ['--enable-source-maps'],
+      execArgv: ['--enable-source-maps', '--expose-gc'],
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     const floor = new FloorProcess(child);
@@ -174,7 +174,11 @@ export async function runFloor(cap: Capture, o: FloorRunOptions, progress: Progr
   let fleet: Fleet | undefined;
   try {
     await sleep(500);
-    const read = async () => ({ rss: procSample(floor.child.pid!).rss, heap: await floor.heap(), cpu: 0 });
+    // Heap first: the floor collects garbage before answering, so RSS is read after a full GC.
+    const read = async () => {
+      const heap = await floor.heap();
+      return { rss: procSample(floor.child.pid!).rss, heap, cpu: 0 };
+    };
     const { rss: idleRss, heap: idleHeap } = await settledSample(read);
     fleet = await Fleet.launch(Math.min(o.workers, specs.length));
     const f = fleet;

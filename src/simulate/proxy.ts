@@ -268,7 +268,7 @@ export class SimProxy {
     // Like Envoy: fully jittered exponential backoff, then a fresh stream.
     const delay = Math.random() * Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** this.attempts);
     this.attempts++;
-    this.hooks.onRetry?.(this, statusName(s.code));
+    this.hooks.onRetry?.(this, s.code === grpc.status.RESOURCE_EXHAUSTED ? statusName(s.code) : `${statusName(s.code)} (${s.details.slice(0, 60)})`);
     this.later(() => this.start(), delay);
   }
 
@@ -311,5 +311,8 @@ export function connection(target: string): grpc.Client {
     'grpc.max_receive_message_length': -1,
     'grpc.max_send_message_length': -1,
     'grpc.keepalive_time_ms': 60_000,
+    // Envoy opens xDS connections with large HTTP/2 windows (256 MiB by default); with the 64 KiB
+    // default a full EDS response would need a dozen WINDOW_UPDATE round trips.
+    'grpc-node.flow_control_window': 16 * 1024 * 1024,
   });
 }
