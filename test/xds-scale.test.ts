@@ -5,6 +5,7 @@ import type { EncodedResource, TypeSnapshot } from '../src/xds/cache.js';
 import { versionOf } from '../src/xds/cache.js';
 import { envoyRoot, TYPE } from '../src/xds/envoy-protos.js';
 import { diffOf, keepRemoved, Subscriptions, viewOf } from '../src/xds/views.js';
+import { noteDerived, versionAfter } from '../src/xds/versions.js';
 import { decodeRequest } from '../src/xds/wire.js';
 import { TokenBucket } from '../src/xds/xds.server.js';
 import { AdsTestClient, envoyNode } from './support/ads-client.js';
@@ -48,6 +49,28 @@ describe('shared per-stream state', () => {
     assert.deepEqual(kept.list.map((r) => r.name), ['x', 'y'], 'removals wait');
     assert.notEqual(kept.version, v2.version);
     assert.equal(viewOf(s1, subs.intern([], true)), s1, 'a wildcard view is the snapshot itself');
+  });
+
+  it('derives versions, views and diffs of a fast-path snapshot in O(changed), equal to computing them afresh', () => {
+    const subs = new Subscriptions();
+    const sub = subs.intern(['a', 'c'], false);
+    const s1 = snap(res('a', '1'), res('b', '1'), res('c', '1'));
+    const v1 = viewOf(s1, sub);
+    const a2 = res('a', '2');
+    const b2 = res('b', '2');
+    const resources = new Map(s1.resources).set('a', a2).set('b', b2);
+    const v = versionAfter(s1, [s1.resources.get('a')!, s1.resources.get('b')!], [a2, b2]);
+    const s2: TypeSnapshot = { version: v.version, resources, list: s1.list.map((r) => resources.get(r.name)!) };
+    v.remember(s2);
+    noteDerived(s2, { from: s1, changed: ['a', 'b'] });
+    assert.equal(s2.version, versionOf(s2.list), 'incremental version = full version');
+    const v2 = viewOf(s2, sub);
+    assert.equal(v2.version, versionOf([a2, s1.resources.get('c')!]));
+    assert.deepEqual(v2.list.map((r) => `${r.name}@${r.hash}`), ['a@2', 'c@1']);
+    assert.deepEqual(diffOf(v1, v2).changed.map((r) => r.name), ['a'], 'b is not subscribed');
+    assert.deepEqual(diffOf(s1, s2).changed.map((r) => r.name), ['a', 'b']);
+    assert.notEqual(versionOf([res('x', '1')]), versionOf([res('x', '2')]));
+    assert.equal(versionOf([res('x', '1'), res('y', '1')]), versionOf([res('y', '1'), res('x', '1')]), 'order does not matter');
   });
 
   it('decodes requests lazily with the same result as a full decode', () => {

@@ -1,6 +1,6 @@
 /** The human report printed on stdout. */
 import type { RunResult, SimulationResult } from './result.js';
-import type { Percentiles } from './stats.js';
+import { type Percentiles, percentiles } from './stats.js';
 
 const num = (x: number, digits = 0) => (Number.isFinite(x) ? x.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits }) : 'n/a');
 
@@ -53,6 +53,7 @@ function runReport(r: RunResult, res: SimulationResult): string[] {
       'Control-plane memory',
       row('idle (seeded, no streams)', `RSS ${fmtBytes(m.idle.rss)}  heap ${fmtBytes(m.idle.heap)}`),
       row(`with ${r.fleet.proxies} streams synced`, `RSS ${fmtBytes(m.synced.rss)}  heap ${fmtBytes(m.synced.heap)}`),
+      ...(m.afterChanges ? [row('after the changes', `RSS ${fmtBytes(m.afterChanges.rss)}  heap ${fmtBytes(m.afterChanges.heap)}`)] : []),
       row('per proxy', `RSS ${fmtBytes(m.rssPerProxy)}  heap ${fmtBytes(m.heapPerProxy)}`),
     );
   }
@@ -71,6 +72,7 @@ function runReport(r: RunResult, res: SimulationResult): string[] {
     const c = r.convergence;
     out.push(
       row('convergence per change', pct(c.perChangeMs)),
+      ...[...new Set(r.changes.map((ch) => ch.kind))].map((kind) => row(`  ${kind} changes`, pct(percentiles(r.changes.filter((ch) => ch.kind === kind).map((ch) => ch.convergenceMs))))),
       row('convergence per proxy', pct(c.perProxyMs)),
       row('fan-out per change', pct(c.fanOutMs)),
       row('control-plane CPU per push', `${num(c.cpuSecondsPerPush, 3)} s (${num(c.changePhaseCpuSeconds, 2)} s over the change phase)`),

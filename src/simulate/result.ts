@@ -3,7 +3,7 @@ import os from 'node:os';
 import type { ResourceSample } from './control-plane.js';
 import type { ProxyState, TypeKey } from './messages.js';
 import type { ChangeKind, ClientKind, SimOptions } from './options.js';
-import { median, type Percentiles } from './stats.js';
+import { median, type Percentiles, percentiles } from './stats.js';
 
 /** One change of the change script, as measured. */
 export interface ChangeResult {
@@ -70,7 +70,7 @@ export interface RunResult {
     wallSeconds: number;
   };
   initialSync?: { seconds: number; perProxyMs: Percentiles; cpuSeconds: number; bytesTotal: number; bytesPerProxy: number; retries: Record<string, number> };
-  memory?: { idle: ResourceSample; synced: ResourceSample; rssPerProxy: number; heapPerProxy: number };
+  memory?: { idle: ResourceSample; synced: ResourceSample; afterChanges?: ResourceSample; rssPerProxy: number; heapPerProxy: number };
   changes: ChangeResult[];
   convergence?: {
     perChangeMs: Percentiles;
@@ -130,6 +130,7 @@ function headline(r: RunResult): Record<string, number> {
     bytesPerProxyPerPush: r.convergence?.bytesPerProxyPerPush,
     idleRssBytes: r.memory?.idle.rss,
     syncedRssBytes: r.memory?.synced.rss,
+    afterChangesRssBytes: r.memory?.afterChanges?.rss,
     rssPerProxyBytes: r.memory?.rssPerProxy,
     heapPerProxyBytes: r.memory?.heapPerProxy,
     floorInitialSyncSeconds: r.floor?.initialSyncSeconds,
@@ -139,6 +140,12 @@ function headline(r: RunResult): Record<string, number> {
     fanOutRatio: r.floor?.ratios.fanOut,
     memoryRatio: r.floor?.ratios.memory,
   };
+  // Goals are per change kind (a health flip and a weight change differ by two orders of magnitude in bytes).
+  for (const kind of new Set((r.changes ?? []).map((c) => c.kind))) {
+    const p = percentiles(r.changes!.filter((c) => c.kind === kind).map((c) => c.convergenceMs));
+    out[`convergenceP50Ms.${kind}`] = p.p50;
+    out[`convergenceP99Ms.${kind}`] = p.p99;
+  }
   return Object.fromEntries(Object.entries(out).filter(([, v]) => v !== undefined && Number.isFinite(v))) as Record<string, number>;
 }
 

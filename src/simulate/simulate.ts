@@ -151,6 +151,8 @@ async function runOnce(o: SimOptions, run: number, hooks: SimulationHooks, progr
       await sleep(Math.max(0, began + o.intervalMs - now()));
     }
     const cpuB = (await cp.sample()).cpu;
+    // Again after the changes: with slow proxies holding unread responses, memory must not have grown per change.
+    if (r.changes.length) r.memory.afterChanges = await settledSample(() => cp!.sample());
     if (r.changes.length) {
       const bytes = r.changes.reduce((a, ch) => a + ch.bytes, 0) / r.changes.length;
       r.convergence = {

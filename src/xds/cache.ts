@@ -4,6 +4,9 @@ import type { IR, TranslationIssue } from '../translate/ir.js';
 import { edsResource, type GroupResources, groupKey, type NamedResource, type NodeGroup, type Owner, translateGroup } from '../translate/xds.js';
 import { type PgvViolation, validateEncoded } from './validate/pgv.js';
 import { encodeResource, PUSH_ORDER, TYPE, type TypeUrl } from './envoy-protos.js';
+import { noteDerived, versionAfter, versionOf } from './versions.js';
+
+export { versionOf } from './versions.js';
 
 /** One resource, encoded once as a google.protobuf.Any and shared by every stream and group. */
 export interface EncodedResource {
@@ -47,13 +50,7 @@ export interface XdsCache {
   onUpdate(fn: (snap: GroupSnapshot) => void): () => void;
 }
 
-const sha = (s: string | Uint8Array) => createHash('sha256').update(s).digest('base64url').slice(0, 22);
-
-/** Version of a set of resources: a hash over names and content hashes, so equal content ⇒ equal version on any replica. */
-export function versionOf(resources: Iterable<EncodedResource>): string {
-  const parts = [...resources].map((r) => `${r.name}\u0000${r.hash}`).sort();
-  return sha(parts.join('\u0001'));
-}
+export const sha = (s: string | Uint8Array) => createHash('sha256').update(s).digest('base64url').slice(0, 22);
 
 function encodeAny(typeUrl: string, value: Uint8Array): Uint8Array {
   return protobuf.Writer.create().uint32(10).string(typeUrl).uint32(18).bytes(value).finish();
@@ -109,17 +106,24 @@ export class SnapshotCache implements XdsCache {
         const eds = old.types[TYPE.endpoint];
         // Drop only the EDS problems of the clusters being recomputed; the rest still hold.
         const issues: TranslationIssue[] = old.issues.filter((i) => !(i.message.startsWith('ClusterLoadAssignment ') && [...byName.keys()].some((n) => i.message.startsWith(`ClusterLoadAssignment ${n} `))));
-        let resources: Map<string, EncodedResource> | undefined;
-        for (const name of eds.resources.keys()) {
-          const c = byName.get(name);
-          if (!c) continue;
-          resources ??= new Map(eds.resources);
-          const enc = this.encodeOne(TYPE.endpoint, edsResource(c), issues, eds.resources.get(name));
-          if (enc) resources.set(name, enc);
+        // O(changed) apart from two shallow copies: names stay the same, only contents are replaced.
+        const replaced = new Map<string, EncodedResource>();
+        for (const [name, c] of byName) {
+          const prev = eds.resources.get(name);
+          if (!prev) continue;
+          const enc = this.encodeOne(TYPE.endpoint, edsResource(c), issues, prev);
+          if (enc && enc !== prev) replaced.set(name, enc);
         }
-        if (!resources) continue;
-        const list = [...resources.values()];
-        const next: GroupSnapshot = { ...old, revision: ir.revision, issues, publishedAt: Date.now(), types: { ...old.types, [TYPE.endpoint]: { version: versionOf(list), resources, list } } };
+        let endpoints = eds;
+        if (replaced.size) {
+          const resources = new Map(eds.resources);
+          for (const [n, r] of replaced) resources.set(n, r);
+          const v = versionAfter(eds, [...replaced.keys()].map((n) => eds.resources.get(n)!), replaced.values());
+          endpoints = { version: v.version, resources, list: eds.list.map((r) => replaced.get(r.name) ?? r) };
+          v.remember(endpoints);
+          noteDerived(endpoints, { from: eds, changed: [...replaced.keys()] });
+        }
+        const next: GroupSnapshot = { ...old, revision: ir.revision, issues, publishedAt: Date.now(), types: { ...old.types, [TYPE.endpoint]: endpoints } };
         this.groups.set(key, next);
         if (next.types[TYPE.endpoint].version !== eds.version) changed.push(next);
       }

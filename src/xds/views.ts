@@ -1,4 +1,5 @@
-import { type EncodedResource, type TypeSnapshot, versionOf } from './cache.js';
+import type { EncodedResource, TypeSnapshot } from './cache.js';
+import { derivationOf, noteDerived, versionAfter, versionOf } from './versions.js';
 
 /**
  * Shared per-stream state for large fleets. Thousands of streams in one node
@@ -80,6 +81,7 @@ export function viewOf(ts: TypeSnapshot, sub: Subscription): View {
   let bySub = views.get(ts);
   if (!bySub) views.set(ts, (bySub = new WeakMap()));
   let v = bySub.get(sub);
+  if (!v && (v = derivedView(ts, sub))) bySub.set(sub, v);
   if (!v) {
     const resources = new Map<string, EncodedResource>();
     for (const n of sub.names) {
@@ -91,6 +93,34 @@ export function viewOf(ts: TypeSnapshot, sub: Subscription): View {
     bySub.set(sub, v);
   }
   return v;
+}
+
+const nameSets = new WeakMap<Subscription, Set<string>>();
+
+/**
+ * The view of a snapshot derived from an earlier one (the EDS fast path) via
+ * the view of that earlier one: patch the replaced names instead of looking up
+ * every subscribed name again, so a change costs O(changed), not O(subscription).
+ */
+function derivedView(ts: TypeSnapshot, sub: Subscription): View | undefined {
+  const d = derivationOf(ts);
+  const prev = d && views.get(d.from as TypeSnapshot)?.get(sub);
+  if (!d || !prev) return undefined;
+  let names = nameSets.get(sub);
+  if (!names) nameSets.set(sub, (names = new Set(sub.names)));
+  const replaced = new Map<string, EncodedResource>();
+  for (const n of d.changed) {
+    const r = ts.resources.get(n);
+    if (names.has(n) && r && prev.resources.has(n)) replaced.set(n, r);
+  }
+  if (!replaced.size) return prev;
+  const resources = new Map(prev.resources);
+  for (const [n, r] of replaced) resources.set(n, r);
+  const v = versionAfter(prev, [...replaced.keys()].map((n) => prev.resources.get(n)!), replaced.values());
+  const view: View = { version: v.version, resources, list: prev.list.map((r) => replaced.get(r.name) ?? r) };
+  v.remember(view);
+  noteDerived(view, { from: prev, changed: [...replaced.keys()] });
+  return view;
 }
 
 const diffs = new WeakMap<View, WeakMap<View, ViewDiff>>();
@@ -106,6 +136,13 @@ export function diffOf(from: View | undefined, to: View): ViewDiff {
   let byTo = diffs.get(from);
   if (!byTo) diffs.set(from, (byTo = new WeakMap()));
   let d = byTo.get(to);
+  const derived = d ? undefined : derivationOf(to);
+  if (!d && derived?.from === from) {
+    // `to` replaced a few resources of `from`: the difference is those, found without a scan.
+    const changed = derived.changed.map((n) => to.resources.get(n)!).filter((r) => r && from.resources.get(r.name)?.hash !== r.hash);
+    d = { changed: changed.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)), removed: [] };
+    byTo.set(to, d);
+  }
   if (!d) {
     const changed = to.list.filter((r) => from.resources.get(r.name)?.hash !== r.hash);
     const removed: string[] = [];

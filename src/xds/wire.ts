@@ -90,7 +90,7 @@ class LazyDiscoveryRequest implements DiscoveryRequest {
           names.push(buf.subarray(runStart, runEnd));
           runStart = at;
         }
-        r.skipType(2);
+        r.pos = skipNames(buf, r.pos);
         runEnd = r.pos;
         continue;
       }
@@ -107,6 +107,29 @@ class LazyDiscoveryRequest implements DiscoveryRequest {
     if (runStart >= 0) names.push(buf.subarray(runStart, runEnd));
     req.names_raw = names.length === 1 ? names[0] : names.length ? Buffer.concat(names) : EMPTY;
     return req;
+  }
+}
+
+/**
+ * Skips a run of resource_names entries starting after the first tag: each is
+ * tag 0x1a, a varint length and the bytes. A plain loop, because an ACK from a
+ * proxy subscribed to tens of thousands of names is read on every push.
+ */
+function skipNames(buf: Buffer, pos: number): number {
+  for (;;) {
+    let len = 0;
+    let shift = 0;
+    let b: number;
+    do {
+      if (pos >= buf.length) throw new RangeError('truncated resource name');
+      b = buf[pos++];
+      len += (b & 0x7f) * 2 ** shift;
+      shift += 7;
+    } while (b & 0x80);
+    pos += len;
+    if (pos > buf.length) throw new RangeError('truncated resource name');
+    if (pos >= buf.length || buf[pos] !== 0x1a) return pos;
+    pos++;
   }
 }
 
