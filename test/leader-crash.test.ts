@@ -21,11 +21,14 @@ describe('leader crash', () => {
   let etcd: TestEtcd;
   let db: TestDatabase;
   let follower: TestApp;
+  let child: ReturnType<typeof spawn> | undefined;
   before(async () => {
     etcd = await TestEtcd.start();
     db = await createTestDatabase();
   });
   after(async () => {
+    // Whatever happened, never leave the spawned leader behind: it would keep this test process alive.
+    if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     await follower?.stop();
     await db?.drop();
     await etcd?.stop();
@@ -35,11 +38,12 @@ describe('leader crash', () => {
     const ttl = 2;
     const port = await freePort();
     const { DATABASE_URL: _d, ...base } = process.env;
-    const child = spawn(process.execPath, [join(PACKAGE_ROOT, 'build/src/main.js')], {
+    child = spawn(process.execPath, [join(PACKAGE_ROOT, 'build/src/main.js')], {
       env: { ...base, HOST: '127.0.0.1', PORT: String(port), GRPC_PORT: String(await freePort()), XDS_PORT: String(await freePort()), DATABASE_URL: db.url, ETCD_ENDPOINTS: etcd.endpoint, REPLICA_ID: 'doomed', LEADER_TTL_SECONDS: String(ttl), LOG_LEVEL: 'error' },
       stdio: 'ignore',
     });
-    const exited = new Promise((r) => child.on('exit', r));
+    const proc = child;
+    const exited = new Promise((r) => proc.on('exit', r));
     const base_ = `http://127.0.0.1:${port}`;
     for (let i = 0; ; i++) {
       const r = await request(base_, 'GET', '/ready').catch(() => undefined);
@@ -48,12 +52,17 @@ describe('leader crash', () => {
       await new Promise((res) => setTimeout(res, 100));
     }
     follower = await startTestApp('postgres', { DATABASE_URL: db.url, ETCD_ENDPOINTS: etcd.endpoint, REPLICA_ID: 'survivor', LEADER_TTL_SECONDS: String(ttl) });
-    const seen = await follower.http('GET', '/ready');
+    // The follower learns who leads from etcd; under load that can take a moment after it is ready.
+    let seen = await follower.http('GET', '/ready');
+    for (let i = 0; i < 100 && seen.body.details?.coordination?.leader !== 'doomed'; i++) {
+      await new Promise((res) => setTimeout(res, 50));
+      seen = await follower.http('GET', '/ready');
+    }
     assert.equal(seen.body.details.coordination.leader, 'doomed');
     assert.equal(seen.body.details.coordination.isLeader, false);
 
     const t0 = Date.now();
-    child.kill('SIGKILL');
+    proc.kill('SIGKILL');
     await exited;
     for (;;) {
       const r = await follower.http('GET', '/ready');

@@ -26,9 +26,13 @@ interface Proc {
   exited: Promise<number | null>;
 }
 
+/** Every process started here, killed after the suite whatever happened: a live child keeps the test process alive. */
+const live: ReturnType<typeof spawn>[] = [];
+
 function run(env: Record<string, string>): Proc {
   const { DATABASE_URL: _drop, ...base } = process.env;
   const child = spawn(process.execPath, [MAIN], { env: { ...base, LOG_LEVEL: 'warn', HOST: '127.0.0.1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  live.push(child);
   let out = '';
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (out += d));
@@ -51,7 +55,10 @@ async function waitReady(base: string, p: Proc): Promise<void> {
 
 describe('the switchyard process on the embedded default', () => {
   const dir = mkdtempSync(join(tmpdir(), 'switchyard-proc-'));
-  after(() => rmSync(dir, { recursive: true, force: true }));
+  after(() => {
+    for (const c of live) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  });
 
   it('starts with no DATABASE_URL, keeps data across a graceful restart, and refuses a second process on the same data', async () => {
     const [port, grpcPort] = [await freePort(), await freePort()];
