@@ -53,10 +53,6 @@ class LazyDiscoveryRequest implements DiscoveryRequest {
     return this.nodeObj;
   }
 
-  set node(n: Record<string, any> | undefined) {
-    this.nodeObj = n;
-  }
-
   get resource_names(): string[] {
     if (!this.names) {
       this.names = [];
@@ -67,10 +63,6 @@ class LazyDiscoveryRequest implements DiscoveryRequest {
       }
     }
     return this.names;
-  }
-
-  set resource_names(v: string[]) {
-    this.names = v;
   }
 
   static decode(buf: Buffer): LazyDiscoveryRequest {
