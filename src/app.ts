@@ -9,9 +9,10 @@ import { createValidationPipe, EtagInterceptor, HttpErrorFilter, toErrorBody } f
 import { EphemeralEndpoints } from './registry/ephemeral-endpoints.js';
 import type { AppConfig } from './config/config.js';
 import { Database } from './database/database.js';
+import { ENTITIES } from './registry/store/entities.js';
 import { MetricsService } from './observability/metrics.service.js';
 import { RegistryGrpcServer } from './registry/grpc/registry.grpc-server.js';
-import { XdsServer } from './xds/xds.server.js';
+import { XdsServer } from './xds/server/xds.server.js';
 
 const JSON_TYPES = ['application/json', 'application/merge-patch+json', 'application/*+json'];
 const YAML_TYPES = ['application/yaml', 'application/x-yaml', 'text/yaml', 'text/x-yaml'];
@@ -32,6 +33,7 @@ export async function startApp(config: AppConfig): Promise<RunningApp> {
     dataDir: config.DATA_DIR,
     poolSize: config.DATABASE_POOL_SIZE,
     runMigrations: config.MIGRATIONS_RUN,
+    entities: ENTITIES,
   });
   let app: NestExpressApplication;
   try {

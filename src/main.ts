@@ -35,9 +35,6 @@ async function main(): Promise<void> {
     );
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
-  // Only when started with --expose-gc (the fleet simulator does, to measure memory without garbage).
-  const gc = (globalThis as { gc?: () => void }).gc;
-  if (gc) process.on('SIGUSR2', () => gc());
   process.on('SIGINT', () => stop('SIGINT'));
 }
 

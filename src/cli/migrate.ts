@@ -4,6 +4,7 @@ import { ConfigError, loadConfig } from '../config/config.js';
 import { PACKAGE_ROOT } from '../common/paths.js';
 import { createDataSource } from '../database/database.js';
 import { EmbeddedPostgres } from '../database/embedded-postgres.js';
+import { ENTITIES } from '../registry/store/entities.js';
 
 const USAGE = `usage: migrate <run|revert|show|generate NAME>
   run        apply pending migrations
@@ -20,7 +21,7 @@ async function main(): Promise<number> {
   }
   const config = loadConfig();
   const embedded = config.DATABASE_URL ? undefined : await EmbeddedPostgres.start(config.DATA_DIR);
-  const ds = createDataSource(config.DATABASE_URL ?? embedded!.url, 1);
+  const ds = createDataSource(config.DATABASE_URL ?? embedded!.url, 1, ENTITIES);
   try {
     await ds.initialize();
     if (cmd === 'run') {
@@ -37,7 +38,7 @@ async function main(): Promise<number> {
       await ds.destroy();
       // Delegate to TypeORM's generator against this database, writing a TypeScript migration.
       const out = join(PACKAGE_ROOT, 'migrations', name);
-      const r = spawnSync(process.execPath, [join(PACKAGE_ROOT, 'node_modules/typeorm/cli.js'), 'migration:generate', '-d', join(PACKAGE_ROOT, 'build/src/database/cli-data-source.js'), out], {
+      const r = spawnSync(process.execPath, [join(PACKAGE_ROOT, 'node_modules/typeorm/cli.js'), 'migration:generate', '-d', join(PACKAGE_ROOT, 'build/src/cli/data-source.js'), out], {
         stdio: 'inherit',
         env: { ...process.env, DATABASE_URL: config.DATABASE_URL ?? embedded!.url },
       });

@@ -1,12 +1,12 @@
 import { hostname } from 'node:os';
 import { Global, Inject, Injectable, Logger, Module, type OnApplicationShutdown } from '@nestjs/common';
 import { AppConfig } from '../config/config.js';
-import { type Coordination, KEYS } from './coordination.js';
+import { COORDINATION, type Coordination, KEYS } from './coordination.js';
 import { Election } from './election.js';
 import { EtcdCoordination } from './etcd-coordination.js';
+import { HealthBoard } from './health-board.js';
 import { MemoryCoordination } from './memory-coordination.js';
 
-export const COORDINATION = Symbol('Coordination');
 
 /** This replica's identity and its view of who leads. */
 @Injectable()
@@ -31,7 +31,7 @@ export class Replica implements OnApplicationShutdown {
   }
 }
 
-/** The coordination port (etcd when ETCD_ENDPOINTS is set, else in-memory) and leader election. */
+/** The coordination port (etcd when ETCD_ENDPOINTS is set, else in-memory), leader election, and the health results kept in it. */
 @Global()
 @Module({
   providers: [
@@ -42,7 +42,8 @@ export class Replica implements OnApplicationShutdown {
         config.ETCD_ENDPOINTS ? new EtcdCoordination(config.ETCD_ENDPOINTS.split(',').map((s) => s.trim()).filter(Boolean)) : new MemoryCoordination(),
     },
     Replica,
+    HealthBoard,
   ],
-  exports: [COORDINATION, Replica],
+  exports: [COORDINATION, Replica, HealthBoard],
 })
 export class CoordinationModule {}

@@ -77,3 +77,6 @@ export const KEYS = {
   leader: '/switchyard/leader',
   members: '/switchyard/members/',
 } as const;
+
+/** Nest injection token of the coordination port. */
+export const COORDINATION = Symbol('Coordination');

@@ -1,11 +1,12 @@
-import { DataSource } from 'typeorm';
+import { DataSource, type DataSourceOptions } from 'typeorm';
 import { MIGRATIONS } from '../../migrations/index.js';
-import { ENTITIES } from '../registry/store/entities.js';
 import { EmbeddedPostgres } from './embedded-postgres.js';
 
 /** How to reach the database: a server URL, or the embedded PGlite under `dataDir`. */
 export interface DatabaseOptions {
   url?: string;
+  /** TypeORM entity classes of the stores that use this database (passed in: the database knows no store). */
+  entities: DataSourceOptions['entities'];
   dataDir: string;
   poolSize: number;
   runMigrations: boolean;
@@ -29,7 +30,7 @@ export class Database {
   static async open(opts: DatabaseOptions): Promise<Database> {
     const embedded = opts.url ? undefined : await EmbeddedPostgres.start(opts.dataDir);
     try {
-      const dataSource = createDataSource(opts.url ?? embedded!.url, embedded ? 1 : opts.poolSize);
+      const dataSource = createDataSource(opts.url ?? embedded!.url, embedded ? 1 : opts.poolSize, opts.entities);
       await dataSource.initialize();
       const db = new Database(dataSource, embedded);
       if (opts.runMigrations) await dataSource.runMigrations({ transaction: 'each' });
@@ -66,11 +67,11 @@ export class Database {
 }
 
 /** DataSource used by the app and by the migration CLI. */
-export function createDataSource(url: string, poolSize: number): DataSource {
+export function createDataSource(url: string, poolSize: number, entities: DataSourceOptions['entities']): DataSource {
   return new DataSource({
     type: 'postgres',
     url,
-    entities: ENTITIES,
+    entities,
     migrations: MIGRATIONS,
     migrationsTableName: 'migrations',
     synchronize: false,

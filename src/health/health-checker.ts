@@ -5,10 +5,12 @@ import { AppConfig } from '../config/config.js';
 import { Replica } from '../coordination/coordination.module.js';
 import { KEYS, type LeaseHandle, type Watch } from '../coordination/coordination.js';
 import { MetricsService } from '../observability/metrics.service.js';
-import { XdsBuilder, type HealthTarget } from '../xds/xds-builder.js';
-import { HealthBoard } from './health-board.js';
+import { ChangeFeed, type FeedEvent } from '../feed/change-feed.js';
+import { HealthBoard } from '../coordination/health-board.js';
 import { applyResult, type CheckState } from './health-state.js';
-import { forgetTarget, probe, type ProbeResult, type ProbeSpec, refusedTarget } from './probes.js';
+import { forgetTarget, probe, type ProbeSpec, refusedTarget } from './probes.js';
+import type { ProbeResult } from '../model/health.js';
+import { type HealthTarget, serviceTargets, type TargetSource } from './targets.js';
 
 interface Job {
   key: string;
@@ -37,31 +39,47 @@ export class HealthChecker implements OnApplicationBootstrap, OnApplicationShutd
   private readonly waiting: (() => void)[] = [];
   private readonly probes: Counter<'result'>;
   private readonly owned: Gauge;
-  /** Probes started since boot (for tests and benchmarks). */
-  probeCount = 0;
-  private readonly onPublished = () => this.reconcile();
+  /** The current targets by service (recomputed per service as the feed reports changes). */
+  private readonly targets = new Map<string, HealthTarget[]>();
+  private readonly source: TargetSource;
 
   constructor(
     @Inject(AppConfig) private readonly config: AppConfig,
     private readonly replica: Replica,
     private readonly board: HealthBoard,
-    private readonly builder: XdsBuilder,
+    private readonly feed: ChangeFeed,
     metrics: MetricsService,
   ) {
+    this.source = {
+      service: (name) => feed.mirror.get('Service', name),
+      policy: (name) => feed.mirror.get('Policy', name),
+      endpoints: (service) => ({ durable: feed.mirror.endpoints(service), heartbeat: feed.heartbeat(service) }),
+    };
+    feed.subscribe((e) => this.onFeed(e));
     this.probes = new Counter({ name: 'switchyard_health_probes_total', help: 'active health probes by result', labelNames: ['result'], registers: [metrics.registry] });
     this.owned = new Gauge({ name: 'switchyard_health_probed_endpoints', help: 'endpoints this replica probes', registers: [metrics.registry] });
   }
 
   async onApplicationBootstrap(): Promise<void> {
     this.members = [this.replica.id];
-    this.builder.on('published', this.onPublished);
     void this.join();
+    this.reconcile();
+  }
+
+  /** Recomputes the targets of what changed: every service after a full read or a Service/Policy change, else the services named. */
+  private onFeed(e: FeedEvent): void {
+    const all = e.full || e.kinds.has('Service') || e.kinds.has('Policy');
+    const services = all ? new Set([...this.targets.keys(), ...this.feed.mirror.of('Service').map((s) => s.name)]) : e.endpointServices;
+    for (const s of services) {
+      const t = serviceTargets(s, this.source);
+      if (t.length) this.targets.set(s, t);
+      else this.targets.delete(s);
+    }
     this.reconcile();
   }
 
   async onApplicationShutdown(): Promise<void> {
     this.stopped = true;
-    this.builder.off('published', this.onPublished);
     this.watch?.cancel();
     for (const j of this.jobs.values()) this.stop(j);
     this.jobs.clear();
@@ -128,7 +146,7 @@ export class HealthChecker implements OnApplicationBootstrap, OnApplicationShutd
   /** Starts probing what this replica now owns and stops what it no longer does. */
   private reconcile(): void {
     if (this.stopped) return;
-    const targets = this.builder.healthTargets();
+    const targets = [...this.targets.values()].flat();
     const want = new Map<string, HealthTarget>();
     for (const t of targets) {
       const key = `${t.service}/${t.endpoint}`;
@@ -168,7 +186,6 @@ export class HealthChecker implements OnApplicationBootstrap, OnApplicationShutd
     let result: ProbeResult;
     try {
       if (job.stopped) return;
-      this.probeCount++;
       const refused = refusedTarget(address, this.config.HEALTH_ALLOW_LINK_LOCAL);
       result = refused ? { ok: false, detail: `refused: ${refused} (set HEALTH_ALLOW_LINK_LOCAL=true to allow)`, ms: 0 } : await probe(address, port, check as ProbeSpec);
     } finally {

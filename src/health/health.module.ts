@@ -2,9 +2,8 @@ import { Controller, Get, Module, Query } from '@nestjs/common';
 import { ApiOperation, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
 import { IsOptional, IsString, MaxLength } from 'class-validator';
 import { ObservabilityModule } from '../observability/observability.module.js';
-import { XdsModule } from '../xds/xds.module.js';
-import { HealthBoard } from './health-board.js';
-import { HealthBoardModule } from './health-board.module.js';
+import { FeedModule } from '../feed/feed.module.js';
+import { HealthBoard } from '../coordination/health-board.js';
 import { HealthChecker } from './health-checker.js';
 
 class EventsQueryDto {
@@ -27,7 +26,7 @@ export class EventsController {
 
 /** Active health checks run by the control plane, and their events. */
 @Module({
-  imports: [XdsModule, HealthBoardModule, ObservabilityModule],
+  imports: [FeedModule, ObservabilityModule],
   controllers: [EventsController],
   providers: [HealthChecker],
   exports: [HealthChecker],

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { PROTO_DIR } from '../common/paths.js';
+import type { ProbeResult } from '../model/health.js';
 
 /** The settings of a healthCheck policy that a probe needs. */
 export interface ProbeSpec {
@@ -17,13 +18,6 @@ export interface ProbeSpec {
   send?: string;
   expect?: string;
   grpcService?: string;
-}
-
-export interface ProbeResult {
-  ok: boolean;
-  /** What was seen, for status and events ("HTTP 503", "timeout after 500 ms"). */
-  detail: string;
-  ms: number;
 }
 
 const METADATA = new Set(['169.254.169.254', 'fd00:ec2::254', '100.100.100.200', '169.254.170.2']);

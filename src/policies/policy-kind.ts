@@ -1,19 +1,14 @@
 import type { FieldViolation } from '../common/errors.js';
-import type { PolicyType } from '../registry/model.js';
+import type { PolicyPlugin } from '../translate/plugin.js';
 
 /**
- * What each policy kind contributes. The schema class validates the shape of
- * `spec.<type>`; `check` adds rules that span fields. Later stages add an xDS
- * plugin here, applied in `order`.
+ * Everything one policy type is: its API schema and validator (for the
+ * registry) and its xDS plugin (for translation). Each type lives in its own
+ * folder, src/policies/<type>/, and is registered by one line in index.ts.
  */
-export interface PolicyKind {
-  type: PolicyType;
+export interface PolicyKind extends PolicyPlugin {
   /** class-validator DTO for `spec.<type>`. */
   schema: new () => object;
   /** Cross-field rules; `path` is the field path of the settings object. */
   check?(settings: any, path: string): FieldViolation[];
-  /** Where the policy may be attached. */
-  attachTo: ('Service' | 'Route')[];
-  /** Application order of xDS plugins (lower first). */
-  order: number;
 }

@@ -1,8 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { Conflict, NotFound } from '../common/errors.js';
-import { HealthBoard } from '../health/health-board.js';
+import { HealthBoard } from '../coordination/health-board.js';
 import { EphemeralEndpoints } from './ephemeral-endpoints.js';
-import type { Resource } from './model.js';
+import type { Resource } from '../model/resources.js';
 import { type DeleteResult, type ListQuery, RegistryService, type ResourceList, type WriteContext } from './registry.service.js';
 import { matchesSelector, parseLabelSelector } from './label-selector.js';
 

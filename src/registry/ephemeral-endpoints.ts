@@ -2,10 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { AlreadyExists, NotFound, Unavailable, ValidationFailed } from '../common/errors.js';
-import { COORDINATION } from '../coordination/coordination.module.js';
-import { type Coordination, KEYS, type KeyValue, type WatchEvent } from '../coordination/coordination.js';
+import { COORDINATION, type Coordination, KEYS, type KeyValue, type WatchEvent } from '../coordination/coordination.js';
 import { PrefixMirror } from '../coordination/prefix-mirror.js';
-import type { EndpointSpec, Resource } from './model.js';
+import type { EndpointSpec, Resource } from '../model/resources.js';
 import { REGISTRY_STORE, type RegistryStore } from './store/registry-store.js';
 import { parseResource } from './validation.js';
 

@@ -1,4 +1,4 @@
-import type { Kind, ListenerSpec, ResourceInput, RouteSpec, ServiceSpec } from './model.js';
+import type { Kind, ListenerSpec, ResourceInput, RouteSpec, ServiceSpec } from '../model/resources.js';
 
 /** A reference from one resource's field to another resource. */
 export interface Reference {

@@ -1,6 +1,5 @@
 import { Module } from '@nestjs/common';
 import { Database } from '../database/database.js';
-import { HealthBoardModule } from '../health/health-board.module.js';
 import { ObservabilityModule } from '../observability/observability.module.js';
 import { RegistryGrpcServer } from './grpc/registry.grpc-server.js';
 import { EndpointsService } from './endpoints.service.js';
@@ -16,7 +15,7 @@ import { TypeormRegistryStore } from './store/typeorm-registry-store.js';
 
 /** Resources, their store, and the REST and gRPC APIs over them. */
 @Module({
-  imports: [ObservabilityModule, HealthBoardModule],
+  imports: [ObservabilityModule],
   controllers: [ServicesController, EndpointsController, RoutesController, ListenersController, PoliciesController, ApplyController],
   providers: [
     { provide: REGISTRY_STORE, inject: [Database], useFactory: (db: Database) => new TypeormRegistryStore(db.dataSource) },

@@ -1,20 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import { AlreadyExists, Conflict, type FieldViolation, NotFound, PreconditionFailed, ValidationFailed } from '../common/errors.js';
-import { POLICY_KINDS } from '../policies/index.js';
+import { policyKind } from '../policies/index.js';
 import { parseLabelSelector } from './label-selector.js';
-import {
-  type Change,
-  describeKey,
-  type Kind,
-  KINDS,
-  keyOf,
-  type PolicySpec,
-  type Resource,
-  type ResourceInput,
-  type ResourceKey,
-  type ServiceSpec,
-} from './model.js';
+import { type Change, describeKey, type Kind, KINDS, keyOf, type PolicySpec, type Resource, type ResourceInput, type ResourceKey, type ServiceSpec } from '../model/resources.js';
 import { outgoingRefs, referrerQueries, withoutRefs } from './references.js';
 import { RegistryEvents } from './registry-events.js';
 import { REGISTRY_STORE, type RegistryStore, type WriteTx } from './store/registry-store.js';
@@ -81,11 +70,9 @@ export class RegistryService {
     private readonly events: RegistryEvents,
   ) {}
 
-  /** Runs a write and announces the commit (a no-op or dry run announces nothing harmful: readers compare revisions). */
-  private async write<T>(actor: string, fn: (tx: WriteTx) => Promise<T>, opts?: { dryRun?: boolean }): Promise<T> {
-    const result = await this.store.write(actor, fn, opts);
-    if (!opts?.dryRun) this.events.committed();
-    return result;
+  /** Runs a write; once it commits, announces what it changed (a write that changed nothing announces nothing). */
+  private write<T>(actor: string, fn: (tx: WriteTx) => Promise<T>, opts?: { dryRun?: boolean }): Promise<T> {
+    return this.store.write(actor, fn, { ...opts, committed: (c) => c.changes.length && this.events.committed(c) });
   }
 
   async get(key: ResourceKey): Promise<Resource> {
@@ -268,7 +255,7 @@ export class RegistryService {
         } else if (ref.kind === 'Policy') {
           const type = (target.spec as PolicySpec).type;
           const kind = w.input.kind as 'Service' | 'Route';
-          if (!POLICY_KINDS[type].attachTo.includes(kind))
+          if (!policyKind(type)?.attachTo.includes(kind))
             violations.push({ field, message: `Policy ${ref.name} has type ${type}, which cannot be attached to a ${kind}` });
         }
       }

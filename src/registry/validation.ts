@@ -1,9 +1,9 @@
 import { type FieldViolation, ValidationFailed } from '../common/errors.js';
 import { validatePlain } from '../common/validate.js';
-import { POLICY_KINDS } from '../policies/index.js';
-import { checkBackoff } from '../policies/retry/retry.policy.js';
+import { policyKind } from '../policies/index.js';
+import { checkBackoff } from '../policies/retry/retry.schema.js';
 import { DTO_BY_KIND, type ResourceDto } from './dto/index.js';
-import { KINDS, type Kind, type PolicySpec, type ResourceInput, type RouteSpec, type ServiceSpec, type ListenerSpec } from './model.js';
+import { KINDS, type Kind, type PolicySpec, type ResourceInput, type RouteSpec, type ServiceSpec, type ListenerSpec } from '../model/resources.js';
 
 /** A resource after validation, with the optional version the client expects. */
 export interface ParsedResource {
@@ -136,6 +136,6 @@ function regexProblem(re: string, field: string): FieldViolation[] {
 }
 
 function policyRules(s: PolicySpec, path: string): FieldViolation[] {
-  const kind = POLICY_KINDS[s.type];
+  const kind = policyKind(s.type);
   return kind?.check ? kind.check(s[s.type], `${path}.${s.type}`) : [];
 }

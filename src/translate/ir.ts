@@ -1,153 +1,68 @@
-import type {
-  EndpointSpec,
-  PolicySpec,
-  HeaderMatch,
-  ListenerSpec,
-  Resource,
-  RetrySettings,
-  RouteMatch,
-  RouteSpec,
-  ServiceSpec,
-} from '../registry/model.js';
+import type { CheckedState } from '../model/health.js';
+import { KINDS, type EndpointSpec, type ListenerSpec, type PolicySpec, type Resource, type RouteRule, type RouteSpec, type ServiceSpec } from '../model/resources.js';
+import { mergeEndpoints } from './endpoints.js';
+import { type PolicyPlugin, renders } from './plugin.js';
+import { byName, clusterName, type IR, type IrCluster, type IrHealth, type IrListener, type IrLocality, type IrVirtualHost, type PolicyMap, type TranslationIssue } from './types.js';
 
-/** Everything translation reads: the registry at one store revision. */
-export interface RegistrySnapshot {
+/** Everything translation reads: the registry at one store revision, plus what coordination knows about endpoints. */
+export interface TranslateInput {
   revision: number;
+  /** Registry resources, durable endpoints included. */
   resources: Resource[];
+  /** Heartbeat (TTL) endpoints by service. */
+  heartbeat?: ReadonlyMap<string, readonly Resource<EndpointSpec>[]>;
+  /** Active health-check results: service → endpoint → state. */
+  checked?: ReadonlyMap<string, ReadonlyMap<string, CheckedState>>;
+  /** Panic guard threshold, 0..1 (default 0.5). */
+  panicShare?: number;
 }
 
-/** A problem found while translating, to be written onto the resource's status. */
-export interface TranslationIssue {
-  kind: Resource['kind'];
-  name: string;
-  service?: string;
-  severity: 'error' | 'warning';
-  field?: string;
-  message: string;
-  /** Node group the problem is specific to, when it is. */
-  group?: string;
-}
-
-export type IrHealth = 'UNKNOWN' | 'HEALTHY' | 'UNHEALTHY' | 'DRAINING';
-
-export interface IrEndpoint {
-  name: string;
-  address: string;
-  port: number;
-  weight: number;
-  health: IrHealth;
-}
-
-export interface IrLocality {
-  region: string;
-  zone: string;
-  subZone: string;
-  endpoints: IrEndpoint[];
-}
-
-/** One upstream cluster: a whole service, or one subset of it. */
-/** Active health checking that Envoy itself runs for a cluster (policy runBy envoy or both). */
-export interface IrHealthCheck {
-  policy: string;
-  runBy: 'envoy' | 'both';
-  protocol: 'http' | 'tcp' | 'grpc';
-  intervalMs: number;
-  timeoutMs: number;
-  jitterMs?: number;
-  healthyThreshold: number;
-  unhealthyThreshold: number;
-  path?: string;
-  method?: string;
-  host?: string;
-  expectedStatuses?: { start: number; end: number }[];
-  send?: string;
-  expect?: string;
-  grpcService?: string;
-}
-
-export interface IrCluster {
-  name: string;
-  service: string;
-  subset?: string;
-  healthCheck?: IrHealthCheck;
-  protocol: ServiceSpec['protocol'];
-  connectTimeoutMs: number;
-  localities: IrLocality[];
-}
-
-export interface IrDestination {
-  cluster: string;
-  weight: number;
-}
-
-export interface IrRoute {
-  /** `<route>/<rule index>` */
-  name: string;
-  match: RouteMatch;
-  destinations: IrDestination[];
-  timeoutMs?: number;
-  retry?: RetrySettings;
-}
-
-/** One Route resource as a virtual host. */
-export interface IrVirtualHost {
-  name: string;
-  domains: string[];
-  routes: IrRoute[];
-}
-
-export interface IrListener {
-  name: string;
-  group: string;
-  address: string;
-  port: number;
-  protocol: ListenerSpec['protocol'];
-  virtualHosts: string[];
-}
-
-/** The intermediate model: registry semantics resolved, no Envoy types yet. */
-export interface IR {
-  revision: number;
-  clusters: IrCluster[];
-  virtualHosts: IrVirtualHost[];
-  listeners: IrListener[];
-  issues: TranslationIssue[];
+/** The inputs of one service's clusters (what the EDS fast path recomputes). */
+export interface ServiceInput {
+  service: Resource<ServiceSpec>;
+  durable: readonly Resource<EndpointSpec>[];
+  heartbeat?: readonly Resource<EndpointSpec>[];
+  checked?: ReadonlyMap<string, CheckedState>;
 }
 
 const HEALTH: Record<string, IrHealth> = { unknown: 'UNKNOWN', healthy: 'HEALTHY', unhealthy: 'UNHEALTHY', draining: 'DRAINING' };
-
-/** Cluster name for a service, or one of its subsets. */
-export const clusterName = (service: string, subset?: string) => (subset ? `${service}/${subset}` : service);
-
-const byName = <T extends { name: string }>(a: T, b: T) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+const NO_CHECKS: ReadonlyMap<string, CheckedState> = new Map();
 
 /**
  * Registry → IR. Pure and deterministic: same input, same output, sorted.
- * Problems are collected as issues on the offending resource; the rest still translates.
+ * Endpoints are merged here (durable, heartbeat, health), and policies are
+ * resolved once onto the clusters and routes they decorate. Problems are
+ * collected as issues on the offending resource; the rest still translates.
  */
-export function buildIR(snap: RegistrySnapshot): IR {
+export function buildIR(input: TranslateInput, plugins: readonly PolicyPlugin[]): IR {
   const issues: TranslationIssue[] = [];
-  const of = <S>(kind: Resource['kind']) => (snap.resources.filter((r) => r.kind === kind) as Resource<S>[]).sort(byName);
+  const of = <S>(kind: Resource['kind']) => (input.resources.filter((r) => r.kind === kind) as Resource<S>[]).sort(byName);
   const services = of<ServiceSpec>('Service');
   const routes = of<RouteSpec>('Route');
   const listeners = of<ListenerSpec>('Listener');
-  const endpointsBySvc = new Map<string, Resource<EndpointSpec>[]>();
+  const policies = new Map(of<PolicySpec>('Policy').map((p) => [p.name, p]));
+  const resolver = new PolicyResolver(policies, plugins);
+  const durableBySvc = new Map<string, Resource<EndpointSpec>[]>();
   for (const ep of of<EndpointSpec>('Endpoint')) {
-    const list = endpointsBySvc.get(ep.service!) ?? [];
+    const list = durableBySvc.get(ep.service!) ?? [];
     list.push(ep);
-    endpointsBySvc.set(ep.service!, list);
+    durableBySvc.set(ep.service!, list);
   }
 
   // Clusters only for what routes use: a service is sent when some route points at it.
-  const used = new Set<string>();
-  for (const r of routes) for (const rule of r.spec.rules) for (const b of rule.backends) if (b.weight > 0) used.add(clusterName(b.service, b.subset));
-
+  const used = usedClusters(routes);
   const clusters: IrCluster[] = [];
-  const policies = new Map(of<PolicySpec>('Policy').map((p) => [p.name, p]));
+  const endpointIssues: Record<string, TranslationIssue[]> = {};
+  const svcByName = new Map(services.map((s) => [s.name, s]));
   for (const svc of services) {
-    const out = serviceClusters(svc, endpointsBySvc.get(svc.name) ?? [], used, envoyCheck(svc, policies));
+    const out = serviceClusters(
+      { service: svc, durable: durableBySvc.get(svc.name) ?? [], heartbeat: input.heartbeat?.get(svc.name), checked: input.checked?.get(svc.name) },
+      used,
+      resolver.forService(svc),
+      input.panicShare ?? 0.5,
+    );
     clusters.push(...out.clusters);
-    issues.push(...out.issues);
+    if (out.issues.length) endpointIssues[svc.name] = out.issues;
   }
 
   const hostOwner = new Map<string, string>();
@@ -166,13 +81,15 @@ export function buildIR(snap: RegistrySnapshot): IR {
     virtualHosts.push({
       name: r.name,
       domains: domains.sort(),
-      routes: r.spec.rules.map((rule, i) => ({
-        name: `${r.name}/${i}`,
-        match: rule.match ?? { pathPrefix: '/' },
-        destinations: rule.backends.filter((b) => b.weight > 0).map((b) => ({ cluster: clusterName(b.service, b.subset), weight: b.weight })),
-        ...(rule.timeoutMs !== undefined ? { timeoutMs: rule.timeoutMs } : {}),
-        ...(rule.retry ? { retry: rule.retry } : {}),
-      })),
+      routes: r.spec.rules.map((rule, i) => {
+        const p = resolver.forRule(r, rule, svcByName);
+        return {
+          name: `${r.name}/${i}`,
+          match: rule.match ?? { pathPrefix: '/' },
+          destinations: rule.backends.filter((b) => b.weight > 0).map((b) => ({ cluster: clusterName(b.service, b.subset), weight: b.weight })),
+          ...(p ? { policies: p } : {}),
+        };
+      }),
     });
   }
   const vhNames = new Set(virtualHosts.map((v) => v.name));
@@ -200,26 +117,53 @@ export function buildIR(snap: RegistrySnapshot): IR {
     });
   }
 
-  return { revision: snap.revision, clusters: clusters.sort(byName), virtualHosts, listeners: irListeners, issues };
+  issues.push(...resolver.issues(services, routes));
+  return { revision: input.revision, clusters: clusters.sort(byName), virtualHosts, listeners: irListeners, issues: sortIssues([...issues, ...Object.values(endpointIssues).flat()]), endpointIssues };
 }
 
-/** The clusters of one service that routes use, with its endpoints grouped by locality. */
-/** The service's healthCheck policy, when Envoy should run it. */
-function envoyCheck(svc: Resource<ServiceSpec>, policies: Map<string, Resource<PolicySpec>>): IrHealthCheck | undefined {
-  for (const name of svc.spec.policies ?? []) {
-    const p = policies.get(name);
-    if (p?.spec.type !== 'healthCheck') continue;
-    const h = p.spec.healthCheck as Omit<IrHealthCheck, 'policy' | 'runBy'> & { runBy?: string; initialState?: string };
-    if (h.runBy !== 'envoy' && h.runBy !== 'both') return undefined;
-    const { runBy, initialState: _i, ...rest } = h;
-    return { policy: p.name, runBy, ...rest, healthyThreshold: h.healthyThreshold ?? 2, unhealthyThreshold: h.unhealthyThreshold ?? 2 };
+/**
+ * The EDS fast path: `ir` with the clusters of `changed` services recomputed
+ * from their current endpoints; routes, listeners and other clusters are reused.
+ * Equal to a full buildIR of the same state (a test checks this).
+ */
+export function patchEndpoints(ir: IR, revision: number, changed: ServiceInput[], panicShare = 0.5): { ir: IR; clusters: Set<string> } {
+  const names = new Set(changed.map((c) => c.service.name));
+  const used = new Set(ir.clusters.filter((c) => names.has(c.service)).map((c) => c.name));
+  const fresh = new Map<string, IrCluster>();
+  const endpointIssues = { ...ir.endpointIssues };
+  for (const c of changed) {
+    const policies = ir.clusters.find((cl) => cl.service === c.service.name)?.policies;
+    const out = serviceClusters(c, used, policies, panicShare);
+    for (const cl of out.clusters) fresh.set(cl.name, cl);
+    if (out.issues.length) endpointIssues[c.service.name] = out.issues;
+    else delete endpointIssues[c.service.name];
   }
-  return undefined;
+  const others = ir.issues.filter((i) => !(i.kind === 'Service' && names.has(i.name) && ir.endpointIssues[i.name]?.includes(i)));
+  return {
+    ir: { ...ir, revision, clusters: ir.clusters.map((c) => fresh.get(c.name) ?? c), issues: sortIssues([...others, ...[...names].flatMap((n) => endpointIssues[n] ?? [])]), endpointIssues },
+    clusters: new Set(fresh.keys()),
+  };
 }
 
-function serviceClusters(svc: Resource<ServiceSpec>, eps: Resource<EndpointSpec>[], used: Set<string>, check?: IrHealthCheck): { clusters: IrCluster[]; issues: TranslationIssue[] } {
+function usedClusters(routes: Resource<RouteSpec>[]): Set<string> {
+  const used = new Set<string>();
+  for (const r of routes) for (const rule of r.spec.rules) for (const b of rule.backends) if (b.weight > 0) used.add(clusterName(b.service, b.subset));
+  return used;
+}
+
+/** Issues sorted by kind (dependency order) then name; stable otherwise. */
+function sortIssues(list: TranslationIssue[]): TranslationIssue[] {
+  const order = (i: TranslationIssue) => KINDS.indexOf(i.kind);
+  return list.sort((a, b) => order(a) - order(b) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
+/** The clusters of one service that routes use, with its endpoints merged and grouped by locality. */
+function serviceClusters(input: ServiceInput, used: Set<string>, policies: PolicyMap | undefined, panicShare: number): { clusters: IrCluster[]; issues: TranslationIssue[] } {
+  const svc = input.service;
   const clusters: IrCluster[] = [];
+  const merged = mergeEndpoints(svc.name, { durable: input.durable, heartbeat: input.heartbeat ?? [], checked: input.checked ?? NO_CHECKS }, panicShare);
   const issues: TranslationIssue[] = [];
+  const eps = merged.endpoints.sort(byName);
   const subsets = [undefined, ...(svc.spec.subsets ?? []).map((s) => s.name)];
   for (const subset of subsets) {
     const name = clusterName(svc.name, subset);
@@ -240,35 +184,11 @@ function serviceClusters(svc: Resource<ServiceSpec>, eps: Resource<EndpointSpec>
       ...(subset ? { subset } : {}),
       protocol: svc.spec.protocol,
       connectTimeoutMs: svc.spec.connectTimeoutMs ?? 1000,
-      ...(check ? { healthCheck: check } : {}),
+      ...(policies ? { policies } : {}),
       localities: groupLocalities(members),
     });
   }
-  return { clusters, issues };
-}
-
-/**
- * The EDS fast path: `ir` with the clusters of `changed` services recomputed
- * from their current endpoints; routes, listeners and other clusters are reused.
- * Equal to a full buildIR of the same registry state (a test checks this).
- */
-export function patchEndpoints(ir: IR, revision: number, changed: { service: Resource<ServiceSpec>; endpoints: Resource<EndpointSpec>[] }[]): { ir: IR; clusters: Set<string> } {
-  const names = new Set(changed.map((c) => c.service.name));
-  const used = new Set(ir.clusters.filter((c) => names.has(c.service)).map((c) => c.name));
-  const fresh = new Map<string, IrCluster>();
-  const issues = ir.issues.filter((i) => !(i.kind === 'Service' && names.has(i.name) && / selects no endpoints/.test(i.message)));
-  for (const c of changed) {
-    const check = ir.clusters.find((cl) => cl.service === c.service.name)?.healthCheck;
-    const out = serviceClusters(c.service, [...c.endpoints].sort(byName), used, check);
-    for (const cl of out.clusters) fresh.set(cl.name, cl);
-    issues.push(...out.issues);
-  }
-  const order = (i: TranslationIssue) => ['Service', 'Route', 'Listener'].indexOf(i.kind);
-  issues.sort((a, b) => order(a) - order(b) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  return {
-    ir: { ...ir, revision, clusters: ir.clusters.map((c) => fresh.get(c.name) ?? c), issues },
-    clusters: new Set(fresh.keys()),
-  };
+  return { clusters, issues: [...issues, ...merged.issues] };
 }
 
 function groupLocalities(eps: Resource<EndpointSpec>[]): IrLocality[] {
@@ -290,4 +210,92 @@ function groupLocalities(eps: Resource<EndpointSpec>[]): IrLocality[] {
     .map(([, l]) => ({ ...l, endpoints: l.endpoints.sort(byName) }));
 }
 
-export type { HeaderMatch };
+/**
+ * Resolves attached policies onto IR objects, once per build, without naming
+ * any type: what a type decorates and how a rule's inline fields map to it
+ * come from its plugin.
+ */
+class PolicyResolver {
+  private readonly byType: Map<string, PolicyPlugin>;
+  private readonly routeTypes: Set<string>;
+  private readonly memo = new Map<string, PolicyMap | undefined>();
+
+  constructor(
+    private readonly policies: Map<string, Resource<PolicySpec>>,
+    plugins: readonly PolicyPlugin[],
+  ) {
+    this.byType = new Map(plugins.map((p) => [p.type, p]));
+    this.routeTypes = new Set(plugins.filter((p) => p.attachTo.includes('Route')).map((p) => p.type));
+  }
+
+  /** Policies attached to a service that decorate its clusters, by type (route-level types go to its routes instead). */
+  forService(svc: Resource<ServiceSpec>): PolicyMap | undefined {
+    return this.attached(svc.spec.policies, 'cluster');
+  }
+
+  /**
+   * A route rule's policies: for each route-level type, the service's settings
+   * (when every backend is that one service), under the route's Policies,
+   * under the rule's inline settings, merged field by field.
+   */
+  forRule(route: Resource<RouteSpec>, rule: RouteRule, services: Map<string, Resource<ServiceSpec>>): PolicyMap | undefined {
+    const targets = new Set(rule.backends.filter((b) => b.weight > 0).map((b) => b.service));
+    const svc = targets.size === 1 ? services.get([...targets][0]) : undefined;
+    const fromService = svc ? this.attached(svc.spec.policies, 'route') : undefined;
+    const fromRoute = this.attached(route.spec.policies, 'route');
+    const out: PolicyMap = {};
+    for (const layer of [fromService, fromRoute]) {
+      for (const [type, p] of Object.entries(layer ?? {})) out[type] = { policy: p.policy, settings: { ...(out[type]?.settings ?? {}), ...p.settings } };
+    }
+    for (const plugin of this.byType.values()) {
+      const inline = plugin.inline?.(rule);
+      if (!inline) continue;
+      const base = out[plugin.type];
+      out[plugin.type] = { ...(base?.policy ? { policy: base.policy } : {}), inline: true, settings: { ...(base?.settings ?? {}), ...inline } };
+    }
+    return Object.keys(out).length ? sortByOrder(out, this.byType) : undefined;
+  }
+
+  /** Types kept on clusters: those with a cluster hook, and service-only types (so the IR shows them even before they render). */
+  private clusterTypes(type: string): boolean {
+    const p = this.byType.get(type);
+    return !p || !!p.cluster || !this.routeTypes.has(type);
+  }
+
+  /** NotRendered for every attached policy whose type no plugin renders yet. */
+  issues(services: Resource<ServiceSpec>[], routes: Resource<RouteSpec>[]): TranslationIssue[] {
+    const attached = new Set([...services, ...routes].flatMap((r) => r.spec.policies ?? []));
+    const out: TranslationIssue[] = [];
+    for (const name of [...attached].sort()) {
+      const p = this.policies.get(name);
+      if (!p) continue;
+      const plugin = this.byType.get(p.spec.type);
+      if (plugin && renders(plugin)) continue;
+      out.push({ kind: 'Policy', name, severity: 'warning', reason: 'NotRendered', field: 'spec.type', message: `policy type ${p.spec.type} is not rendered into xDS yet: it has no effect on proxies` });
+    }
+    return out;
+  }
+
+  /** Attached policies by type (the first of a type wins), of the types that decorate `target`. */
+  private attached(names: string[] | undefined, target: 'cluster' | 'route'): PolicyMap | undefined {
+    if (!names?.length) return undefined;
+    const key = `${target}\u0000${names.join('\u0000')}`;
+    if (this.memo.has(key)) return this.memo.get(key);
+    const out: PolicyMap = {};
+    for (const name of names) {
+      const p = this.policies.get(name);
+      if (!p || out[p.spec.type] || !(target === 'route' ? this.routeTypes.has(p.spec.type) : this.clusterTypes(p.spec.type))) continue;
+      out[p.spec.type] = { policy: name, settings: (p.spec[p.spec.type] ?? {}) as Record<string, unknown> };
+    }
+    const result = Object.keys(out).length ? sortByOrder(out, this.byType) : undefined;
+    this.memo.set(key, result);
+    return result;
+  }
+
+}
+
+/** A policy map with its keys in plugin order, so output is the same whatever the attachment order. */
+function sortByOrder(m: PolicyMap, byType: Map<string, PolicyPlugin>): PolicyMap {
+  const rank = (t: string) => byType.get(t)?.order ?? Number.MAX_SAFE_INTEGER;
+  return Object.fromEntries(Object.entries(m).sort(([a], [b]) => rank(a) - rank(b) || (a < b ? -1 : 1)));
+}

@@ -1,21 +1,7 @@
-import type { HeaderMatch, RetrySettings, RouteMatch } from '../registry/model.js';
-import { HCM_TYPE, HTTP_PROTOCOL_OPTIONS, ROUTER_TYPE, TYPE, type TypeUrl } from '../xds/envoy-protos.js';
-import type { IR, IrCluster, IrHealthCheck, IrRoute, IrVirtualHost, TranslationIssue } from './ir.js';
-
-/** Which clients a snapshot is for: Envoy nodes of one `node.cluster`, or proxyless gRPC clients. */
-export interface NodeGroup {
-  kind: 'envoy' | 'proxyless';
-  /** Envoy node.cluster; empty for proxyless. */
-  cluster: string;
-}
-
-export const groupKey = (g: NodeGroup) => (g.kind === 'proxyless' ? 'proxyless' : `envoy/${g.cluster}`);
-
-/** The registry resource an xDS resource comes from (where its errors are reported). */
-export interface Owner {
-  kind: 'Service' | 'Route' | 'Listener';
-  name: string;
-}
+import type { HeaderMatch, RouteMatch } from '../model/resources.js';
+import { ADS, duration, HCM_TYPE, HTTP_PROTOCOL_OPTIONS, ROUTER_TYPE, TYPE, type TypeUrl } from './envoy-types.js';
+import type { Json, PolicyPlugin, PluginIssue, RenderContext } from './plugin.js';
+import type { IR, IrCluster, IrRoute, IrVirtualHost, NodeGroup, Owner, PolicyMap, TranslationIssue } from './types.js';
 
 /** One xDS resource as proto3-style JSON with snake_case names. */
 export interface NamedResource {
@@ -28,17 +14,14 @@ export interface NamedResource {
 
 export type GroupResources = Record<TypeUrl, NamedResource[]>;
 
-const ADS = { ads: {}, resource_api_version: 'V3' };
-
-const duration = (ms: number) => ({ seconds: Math.floor(ms / 1000), nanos: (ms % 1000) * 1_000_000 });
-
 /**
  * IR → Envoy v3 resources for one node group. Pure; output sorted by name.
  * Envoy nodes get real listeners from Listener resources of their group;
  * proxyless gRPC clients get one API listener per route host, so `xds:///<host>` resolves.
+ * Policy plugins decorate clusters and routes in their order; translation itself names no policy type.
  */
-export function translateGroup(ir: IR, group: NodeGroup): { resources: GroupResources; issues: TranslationIssue[] } {
-  const issues: TranslationIssue[] = [];
+export function translateGroup(ir: IR, group: NodeGroup, plugins: readonly PolicyPlugin[]): { resources: GroupResources; issues: TranslationIssue[] } {
+  const r = new GroupRenderer(group, [...plugins].sort((a, b) => a.order - b.order));
   const vhByName = new Map(ir.virtualHosts.map((v) => [v.name, v]));
   const listeners: NamedResource[] = [];
   const routes: NamedResource[] = [];
@@ -49,8 +32,8 @@ export function translateGroup(ir: IR, group: NodeGroup): { resources: GroupReso
       usedVhosts.push(vh);
       for (const host of vh.domains) {
         const owner: Owner = { kind: 'Route', name: vh.name };
-        listeners.push({ name: host, owner, needs: [host], resource: { name: host, api_listener: { api_listener: hcm(host, host) } } });
-        routes.push({ name: host, owner, needs: clustersOf([vh]), resource: { name: host, virtual_hosts: [virtualHost({ ...vh, domains: [host] }, group)] } });
+        listeners.push({ name: host, owner, needs: [host], resource: { name: host, api_listener: { api_listener: r.hcm(host, host, [vh]) } } });
+        routes.push({ name: host, owner, needs: clustersOf([vh]), resource: { name: host, virtual_hosts: [r.virtualHost({ ...vh, domains: [host] })] } });
       }
     }
   } else {
@@ -65,39 +48,101 @@ export function translateGroup(ir: IR, group: NodeGroup): { resources: GroupReso
         resource: {
           name: l.name,
           address: { socket_address: { address: l.address, port_value: l.port } },
-          filter_chains: [{ filters: [{ name: 'envoy.filters.network.http_connection_manager', typed_config: hcm(l.name, l.name) }] }],
+          filter_chains: [{ filters: [{ name: 'envoy.filters.network.http_connection_manager', typed_config: r.hcm(l.name, l.name, vhs) }] }],
         },
       });
-      routes.push({ name: l.name, owner, needs: clustersOf(vhs), resource: { name: l.name, virtual_hosts: vhs.map((vh) => virtualHost(vh, group)) } });
+      routes.push({ name: l.name, owner, needs: clustersOf(vhs), resource: { name: l.name, virtual_hosts: vhs.map((vh) => r.virtualHost(vh)) } });
     }
   }
 
   const wanted = new Set(clustersOf(usedVhosts));
   const clusters = ir.clusters.filter((c) => wanted.has(c.name));
-  if (group.kind === 'proxyless') {
-    const reported = new Set<string>();
-    for (const c of clusters) {
-      if (!c.healthCheck || reported.has(c.healthCheck.policy)) continue;
-      reported.add(c.healthCheck.policy);
-      issues.push({
-        kind: 'Policy',
-        name: c.healthCheck.policy,
-        severity: c.healthCheck.runBy === 'envoy' ? 'error' : 'warning',
-        field: 'spec.healthCheck.runBy',
-        message: `proxyless gRPC clients do not run active health checks, so runBy ${c.healthCheck.runBy} is not sent to them${c.healthCheck.runBy === 'both' ? ' (the control plane still probes)' : '; use controlPlane or both'}`,
-      });
-    }
-  }
   const svc = (c: IrCluster): Owner => ({ kind: 'Service', name: c.service });
   return {
     resources: {
-      [TYPE.cluster]: clusters.map((c) => ({ name: c.name, owner: svc(c), resource: cluster(c, group) })),
+      [TYPE.cluster]: clusters.map((c) => ({ name: c.name, owner: svc(c), resource: r.cluster(c) })),
       [TYPE.endpoint]: clusters.map(edsResource),
       [TYPE.listener]: sortByName(listeners),
       [TYPE.route]: sortByName(routes),
     } as GroupResources,
-    issues,
+    issues: r.issues(),
   };
+}
+
+/** Renders IR objects for one group, running the plugins and collecting what they report. */
+class GroupRenderer {
+  private readonly reported = new Map<string, TranslationIssue>();
+
+  constructor(
+    private readonly group: NodeGroup,
+    private readonly plugins: PolicyPlugin[],
+  ) {}
+
+  issues(): TranslationIssue[] {
+    return [...this.reported.values()];
+  }
+
+  /** Runs `hook` of every plugin whose type is in `policies`, in order. */
+  private decorate<T>(out: Json, policies: PolicyMap | undefined, ir: T, hook: 'cluster' | 'route' | 'virtualHost', fallback: Owner & { field?: string }): Json {
+    if (!policies) return out;
+    for (const p of this.plugins) {
+      const fn = p[hook] as ((o: Json, s: unknown, c: RenderContext<T>) => Json) | undefined;
+      const resolved = policies[p.type];
+      if (!fn || !resolved) continue;
+      const owner = resolved.policy ? { kind: 'Policy' as const, name: resolved.policy } : fallback;
+      const at = resolved.policy ? `spec.${p.type}` : fallback.field;
+      out = fn(out, resolved.settings, { group: this.group, ir, report: (i) => this.report(owner, at, i) });
+    }
+    return out;
+  }
+
+  /** Records a plugin's issue on the Policy (field under spec.<type>) or, for inline settings, on the route rule. */
+  private report(owner: { kind: TranslationIssue['kind']; name: string }, at: string | undefined, i: PluginIssue): void {
+    const field = at && i.field ? `${at}.${i.field}` : (at ?? i.field);
+    const issue: TranslationIssue = { kind: owner.kind, name: owner.name, severity: i.severity, ...(i.reason ? { reason: i.reason } : {}), ...(field ? { field } : {}), message: i.message };
+    this.reported.set(JSON.stringify(issue), issue);
+  }
+
+  cluster(c: IrCluster): Json {
+    const base: Json = {
+      name: c.name,
+      type: 'EDS',
+      eds_cluster_config: { eds_config: ADS, service_name: c.name },
+      connect_timeout: duration(c.connectTimeoutMs),
+      lb_policy: 'ROUND_ROBIN',
+    };
+    const out = this.decorate(base, c.policies, c, 'cluster', { kind: 'Service', name: c.service });
+    // Envoy must speak HTTP/2 to gRPC upstreams; proxyless clients always do.
+    if (this.group.kind === 'envoy' && c.protocol === 'grpc')
+      out.typed_extension_protocol_options = { [HTTP_PROTOCOL_OPTIONS]: { '@type': `type.googleapis.com/${HTTP_PROTOCOL_OPTIONS}`, explicit_http_config: { http2_protocol_options: {} } } };
+    return out;
+  }
+
+  hcm(statPrefix: string, routeConfigName: string, vhs: IrVirtualHost[]): Json {
+    // A type's filters go only where some route uses it.
+    const uses = (p: PolicyPlugin) => vhs.some((vh) => vh.routes.some((rt) => rt.policies?.[p.type]));
+    const filters = this.plugins.filter((p) => p.httpFilters && uses(p)).flatMap((p) => p.httpFilters!(this.group));
+    return {
+      '@type': HCM_TYPE,
+      stat_prefix: statPrefix,
+      codec_type: 'AUTO',
+      rds: { config_source: ADS, route_config_name: routeConfigName },
+      http_filters: [...filters, { name: 'envoy.filters.http.router', typed_config: { '@type': ROUTER_TYPE } }],
+    };
+  }
+
+  virtualHost(vh: IrVirtualHost): Json {
+    return { name: vh.name, domains: vh.domains, routes: vh.routes.map((rt) => this.route(rt, vh)) };
+  }
+
+  private route(r: IrRoute, vh: IrVirtualHost): Json {
+    const action: Json =
+      r.destinations.length === 1
+        ? { cluster: r.destinations[0].cluster }
+        : { weighted_clusters: { clusters: r.destinations.map((d) => ({ name: d.cluster, weight: { value: d.weight } })) } };
+    const rule = r.name.slice(r.name.lastIndexOf('/') + 1);
+    return this.decorate({ name: r.name, match: routeMatch(r.match), route: action }, r.policies, r, 'route', { kind: 'Route', name: vh.name, field: `spec.rules[${rule}]` });
+  }
 }
 
 function clustersOf(vhs: IrVirtualHost[]): string[] {
@@ -106,34 +151,6 @@ function clustersOf(vhs: IrVirtualHost[]): string[] {
 
 function sortByName(xs: NamedResource[]): NamedResource[] {
   return xs.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-}
-
-function hcm(statPrefix: string, routeConfigName: string) {
-  return {
-    '@type': HCM_TYPE,
-    stat_prefix: statPrefix,
-    codec_type: 'AUTO',
-    rds: { config_source: ADS, route_config_name: routeConfigName },
-    http_filters: [{ name: 'envoy.filters.http.router', typed_config: { '@type': ROUTER_TYPE } }],
-  };
-}
-
-function virtualHost(vh: IrVirtualHost, group: NodeGroup) {
-  return { name: vh.name, domains: vh.domains, routes: vh.routes.map((r) => route(r, group)) };
-}
-
-function route(r: IrRoute, group: NodeGroup) {
-  const action: Record<string, unknown> =
-    r.destinations.length === 1
-      ? { cluster: r.destinations[0].cluster }
-      : { weighted_clusters: { clusters: r.destinations.map((d) => ({ name: d.cluster, weight: { value: d.weight } })) } };
-  if (r.timeoutMs !== undefined) {
-    // gRPC clients read max_stream_duration; Envoy reads timeout.
-    if (group.kind === 'proxyless') action.max_stream_duration = { max_stream_duration: duration(r.timeoutMs) };
-    else action.timeout = duration(r.timeoutMs);
-  }
-  if (r.retry) action.retry_policy = retryPolicy(r.retry);
-  return { name: r.name, match: routeMatch(r.match), route: action };
 }
 
 function routeMatch(m: RouteMatch) {
@@ -151,57 +168,6 @@ function headerMatcher(h: HeaderMatch) {
   else if (h.regex !== undefined) out.string_match = { safe_regex: { regex: h.regex } };
   if (h.invert) out.invert_match = true;
   return out;
-}
-
-function retryPolicy(r: RetrySettings) {
-  return {
-    retry_on: (r.on?.length ? r.on : ['connect-failure', 'refused-stream', 'unavailable']).join(','),
-    num_retries: { value: r.attempts },
-    ...(r.perTryTimeoutMs ? { per_try_timeout: duration(r.perTryTimeoutMs) } : {}),
-    ...(r.backoff
-      ? { retry_back_off: { base_interval: duration(r.backoff.baseMs), ...(r.backoff.maxMs ? { max_interval: duration(r.backoff.maxMs) } : {}) } }
-      : {}),
-  };
-}
-
-function cluster(c: IrCluster, group: NodeGroup) {
-  return {
-    name: c.name,
-    type: 'EDS',
-    eds_cluster_config: { eds_config: ADS, service_name: c.name },
-    connect_timeout: duration(c.connectTimeoutMs),
-    lb_policy: 'ROUND_ROBIN',
-    ...(group.kind === 'envoy' && c.healthCheck ? { health_checks: [healthCheck(c.healthCheck)] } : {}),
-    // Envoy must speak HTTP/2 to gRPC upstreams; proxyless clients always do.
-    ...(group.kind === 'envoy' && c.protocol === 'grpc'
-      ? { typed_extension_protocol_options: { [HTTP_PROTOCOL_OPTIONS]: { '@type': `type.googleapis.com/${HTTP_PROTOCOL_OPTIONS}`, explicit_http_config: { http2_protocol_options: {} } } } }
-      : {}),
-  };
-}
-
-function healthCheck(h: IrHealthCheck) {
-  const hex = (t: string) => ({ text: Buffer.from(t, 'utf8').toString('hex') });
-  return {
-    timeout: duration(h.timeoutMs),
-    interval: duration(h.intervalMs),
-    ...(h.jitterMs ? { interval_jitter: duration(h.jitterMs) } : {}),
-    // Probe at the same pace with or without traffic, like the control plane does.
-    no_traffic_interval: duration(h.intervalMs),
-    healthy_threshold: { value: h.healthyThreshold },
-    unhealthy_threshold: { value: h.unhealthyThreshold },
-    ...(h.protocol === 'http'
-      ? {
-          http_health_check: {
-            path: h.path ?? '/',
-            ...(h.host ? { host: h.host } : {}),
-            ...(h.method ? { method: h.method } : {}),
-            expected_statuses: (h.expectedStatuses ?? [{ start: 200, end: 300 }]).map((r) => ({ start: r.start, end: r.end })),
-          },
-        }
-      : h.protocol === 'tcp'
-        ? { tcp_health_check: { ...(h.send ? { send: hex(h.send) } : {}), ...(h.expect ? { receive: [hex(h.expect)] } : {}) } }
-        : { grpc_health_check: { ...(h.grpcService ? { service_name: h.grpcService } : {}) } }),
-  };
 }
 
 /** The EDS resource of one cluster (also used alone by the EDS fast path). */

@@ -1,9 +1,9 @@
 import { Injectable } from '@nestjs/common';
 import { NotFound } from '../common/errors.js';
 import { Replica } from '../coordination/coordination.module.js';
-import { XdsBuilder } from './xds-builder.js';
-import { PUSH_ORDER } from './envoy-protos.js';
-import { ProxyRegistry } from './proxies.js';
+import { XdsPublisher } from './publisher.js';
+import { PUSH_ORDER } from '../translate/envoy-types.js';
+import { ProxyRegistry } from './server/proxies.js';
 import { shortType } from './xds-metrics.js';
 
 /** Read side of the xDS server for the REST API. */
@@ -11,7 +11,7 @@ import { shortType } from './xds-metrics.js';
 export class ProxiesService {
   constructor(
     private readonly proxies: ProxyRegistry,
-    private readonly builder: XdsBuilder,
+    private readonly publisher: XdsPublisher,
     private readonly replica: Replica,
   ) {}
 
@@ -19,7 +19,7 @@ export class ProxiesService {
     return {
       replica: this.replica.id,
       leader: this.replica.election.leader() ?? null,
-      revision: this.builder.revision,
+      revision: this.publisher.revision,
       items: this.proxies.list().map((p) => ({
         id: p.id,
         streamId: p.streamId,

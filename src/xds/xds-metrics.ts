@@ -1,9 +1,9 @@
 import { Injectable } from '@nestjs/common';
 import { Counter, Gauge, Histogram } from 'prom-client';
 import { MetricsService } from '../observability/metrics.service.js';
-import type { IR } from '../translate/ir.js';
-import { TYPE, type TypeUrl } from './envoy-protos.js';
-import type { ProxyInfo, ProxyRegistry } from './proxies.js';
+import type { IR } from '../translate/types.js';
+import { TYPE, type TypeUrl } from '../translate/envoy-types.js';
+import type { ProxyInfo, ProxyRegistry } from './server/proxies.js';
 
 const SHORT: Record<TypeUrl, string> = { [TYPE.cluster]: 'CDS', [TYPE.endpoint]: 'EDS', [TYPE.listener]: 'LDS', [TYPE.route]: 'RDS' };
 export const shortType = (t: TypeUrl) => SHORT[t] ?? t;

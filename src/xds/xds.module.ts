@@ -1,27 +1,28 @@
 import { Module } from '@nestjs/common';
-import { HealthBoardModule } from '../health/health-board.module.js';
+import { FeedModule } from '../feed/feed.module.js';
 import { ObservabilityModule } from '../observability/observability.module.js';
-import { RegistryModule } from '../registry/registry.module.js';
-import { SnapshotCache } from './cache.js';
+import { POLICY_KINDS } from '../policies/index.js';
+import { SnapshotCache, XDS_CACHE } from './cache/cache.js';
 import { ProxiesController } from './proxies.controller.js';
 import { ProxiesService } from './proxies.service.js';
-import { ProxyRegistry } from './proxies.js';
-import { XdsBuilder } from './xds-builder.js';
+import { XdsPublisher } from './publisher.js';
+import { ProxyRegistry } from './server/proxies.js';
+import { XdsServer } from './server/xds.server.js';
 import { XdsMetrics } from './xds-metrics.js';
-import { XdsServer } from './xds.server.js';
 
-/** Change feed → IR → cache → ADS streams. */
+/** Change feed → IR → cache → ADS streams. The server sees only the cache. */
 @Module({
-  imports: [RegistryModule, ObservabilityModule, HealthBoardModule],
+  imports: [FeedModule, ObservabilityModule],
   controllers: [ProxiesController],
   providers: [
-    { provide: SnapshotCache, useFactory: () => new SnapshotCache() },
+    { provide: SnapshotCache, useFactory: () => new SnapshotCache(POLICY_KINDS) },
+    { provide: XDS_CACHE, useExisting: SnapshotCache },
     { provide: ProxyRegistry, useFactory: () => new ProxyRegistry() },
     XdsMetrics,
-    XdsBuilder,
+    XdsPublisher,
     XdsServer,
     ProxiesService,
   ],
-  exports: [SnapshotCache, XdsServer, XdsBuilder],
+  exports: [SnapshotCache, XdsServer, XdsPublisher],
 })
 export class XdsModule {}

@@ -1,5 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
-import { decodeDeltaResponse, decodeResponse, encodeDeltaRequest, encodeRequest } from '../../src/xds/wire.js';
+import { decodeDeltaResponse, decodeResponse, encodeDeltaRequest, encodeRequest } from '../../tools/xds-wire.js';
 
 const pass = (b: Buffer) => b;
 

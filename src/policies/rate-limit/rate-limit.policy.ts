@@ -1,21 +1,10 @@
-import { Int, OneOf } from '../../registry/dto/common.js';
 import type { PolicyKind } from '../policy-kind.js';
+import { rateLimitSchema } from './rate-limit.schema.js';
 
-/** `spec.rateLimit`: local token-bucket rate limit. */
-export class RateLimitPolicyDto {
-  @Int(1, 1000000000, { example: 100 }) requests!: number;
-  @OneOf(['second', 'minute', 'hour']) unit!: string;
-  @Int(1, 1000000000, { optional: true, description: 'bucket size (default: requests)' }) burst?: number;
-}
-
+/** The rateLimit policy type. */
 export const rateLimitPolicy: PolicyKind = {
   type: 'rateLimit',
-  schema: RateLimitPolicyDto,
-  check(r: RateLimitPolicyDto, path) {
-    return r.burst !== undefined && r.burst < r.requests
-      ? [{ field: `${path}.burst`, message: `must be >= requests (${r.requests})` }]
-      : [];
-  },
-  attachTo: ['Service', 'Route'],
   order: 10,
+  attachTo: ['Service', 'Route'],
+  ...rateLimitSchema,
 };

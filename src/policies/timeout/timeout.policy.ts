@@ -1,22 +1,12 @@
-import type { FieldViolation } from '../../common/errors.js';
-import { Int } from '../../registry/dto/common.js';
 import type { PolicyKind } from '../policy-kind.js';
+import { timeoutSchema } from './timeout.schema.js';
+import { timeoutPlugin } from './timeout.plugin.js';
 
-/** `spec.timeout` of a timeout policy. */
-export class TimeoutPolicyDto {
-  @Int(1, 3600000, { optional: true, description: 'whole request, including retries' }) requestMs?: number;
-  @Int(1, 86400000, { optional: true, description: 'idle stream/connection timeout' }) idleMs?: number;
-  @Int(1, 600000, { optional: true, description: 'upstream connect timeout' }) connectMs?: number;
-}
-
+/** The timeout policy type. */
 export const timeoutPolicy: PolicyKind = {
   type: 'timeout',
-  schema: TimeoutPolicyDto,
-  check(t: TimeoutPolicyDto, path): FieldViolation[] {
-    return t.requestMs === undefined && t.idleMs === undefined && t.connectMs === undefined
-      ? [{ field: path, message: 'must set at least one of requestMs, idleMs, connectMs' }]
-      : [];
-  },
-  attachTo: ['Service', 'Route'],
   order: 20,
+  attachTo: ['Service', 'Route'],
+  ...timeoutSchema,
+  ...timeoutPlugin,
 };

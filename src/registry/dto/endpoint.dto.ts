@@ -1,9 +1,9 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsDefined, IsIP, IsObject, IsOptional, ValidateNested } from 'class-validator';
-import { HEALTH_STATES } from '../model.js';
-import { DnsLabel, Int, LabelMap, OneOf, Str } from './common.js';
-import { KindField, ResourceDto } from './resource.dto.js';
+import { HEALTH_STATES } from '../../model/resources.js';
+import { DnsLabel, Int, LabelMap, OneOf, Str } from '../../common/dto.js';
+import { resourceDto } from './resource.dto.js';
 
 export class LocalityDto {
   @Str({ optional: true, max: 128, example: 'r1' }) region?: string;
@@ -41,17 +41,8 @@ export class EndpointSpecDto {
 }
 
 /** One instance of a service. */
-export class EndpointDto extends ResourceDto {
-  @KindField('Endpoint') kind?: string;
-
+export class EndpointDto extends resourceDto('Endpoint', EndpointSpecDto, 'One instance of a service.') {
   @IsOptional()
   @DnsLabel('owning service (taken from the URL when absent)')
   service?: string;
-
-  @ApiProperty({ type: EndpointSpecDto })
-  @IsDefined({ message: 'is required' })
-  @IsObject({ message: 'must be an object' })
-  @ValidateNested()
-  @Type(() => EndpointSpecDto)
-  spec!: EndpointSpecDto;
 }

@@ -1,4 +1,4 @@
-import type { Kind } from '../model.js';
+import type { Kind } from '../../model/resources.js';
 import { EndpointDto } from './endpoint.dto.js';
 import { ListenerDto } from './listener.dto.js';
 import { PolicyDto } from './policy.dto.js';

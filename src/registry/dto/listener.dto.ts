@@ -1,9 +1,9 @@
 import { ApiProperty } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { ArrayMaxSize, IsArray, IsDefined, IsIP, IsObject, ValidateNested } from 'class-validator';
-import { PROTOCOLS } from '../model.js';
-import { DnsLabel, Int, OneOf, Str } from './common.js';
-import { KindField, ResourceDto } from './resource.dto.js';
+import { PROTOCOLS } from '../../model/resources.js';
+import { DnsLabel, Int, OneOf, Str } from '../../common/dto.js';
+import { resourceDto } from './resource.dto.js';
 
 export class ListenerSpecDto {
   @Str({ min: 1, max: 128, description: 'Envoy node group (node.cluster) this listener is sent to', example: 'default' })
@@ -24,13 +24,4 @@ export class ListenerSpecDto {
 }
 
 /** What an Envoy node group listens on. */
-export class ListenerDto extends ResourceDto {
-  @KindField('Listener') kind?: string;
-
-  @ApiProperty({ type: ListenerSpecDto })
-  @IsDefined({ message: 'is required' })
-  @IsObject({ message: 'must be an object' })
-  @ValidateNested()
-  @Type(() => ListenerSpecDto)
-  spec!: ListenerSpecDto;
-}
+export const ListenerDto = resourceDto('Listener', ListenerSpecDto, 'What an Envoy node group listens on.');

@@ -1,17 +1,10 @@
 import { applyDecorators } from '@nestjs/common';
-import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsDefined, IsObject, registerDecorator, ValidateIf, ValidateNested } from 'class-validator';
-import { CircuitBreakerPolicyDto } from '../../policies/circuit-breaker/circuit-breaker.policy.js';
-import { HealthCheckPolicyDto } from '../../policies/health-check/health-check.policy.js';
-import { LoadBalancerPolicyDto } from '../../policies/load-balancer/load-balancer.policy.js';
-import { OutlierDetectionPolicyDto } from '../../policies/outlier-detection/outlier-detection.policy.js';
-import { RateLimitPolicyDto } from '../../policies/rate-limit/rate-limit.policy.js';
-import { RetryPolicyDto } from '../../policies/retry/retry.policy.js';
-import { TimeoutPolicyDto } from '../../policies/timeout/timeout.policy.js';
-import { POLICY_TYPES } from '../model.js';
-import { OneOf } from './common.js';
-import { KindField, ResourceDto } from './resource.dto.js';
+import { OneOf } from '../../common/dto.js';
+import { POLICY_KINDS, POLICY_TYPES } from '../../policies/index.js';
+import { resourceDto } from './resource.dto.js';
 
 /** `spec.<type>` is required when `spec.type` names it, and forbidden otherwise. */
 function Settings(type: string, cls: new () => object) {
@@ -35,27 +28,14 @@ function Settings(type: string, cls: new () => object) {
   );
 }
 
+/** A Policy's spec: `type`, and the settings of that type under a field named after it (one per registered kind). */
 export class PolicySpecDto {
   @OneOf(POLICY_TYPES, { description: 'which settings field below applies' })
   type!: string;
-
-  @Settings('retry', RetryPolicyDto) retry?: RetryPolicyDto;
-  @Settings('timeout', TimeoutPolicyDto) timeout?: TimeoutPolicyDto;
-  @Settings('circuitBreaker', CircuitBreakerPolicyDto) circuitBreaker?: CircuitBreakerPolicyDto;
-  @Settings('outlierDetection', OutlierDetectionPolicyDto) outlierDetection?: OutlierDetectionPolicyDto;
-  @Settings('rateLimit', RateLimitPolicyDto) rateLimit?: RateLimitPolicyDto;
-  @Settings('healthCheck', HealthCheckPolicyDto) healthCheck?: HealthCheckPolicyDto;
-  @Settings('loadBalancer', LoadBalancerPolicyDto) loadBalancer?: LoadBalancerPolicyDto;
+  [settings: string]: unknown;
 }
+// The settings fields come from the registered kinds, so adding a kind needs no edit here.
+for (const k of POLICY_KINDS) Settings(k.type, k.schema)(PolicySpecDto.prototype, k.type);
 
 /** A typed traffic policy, attached to services or routes by name. */
-export class PolicyDto extends ResourceDto {
-  @KindField('Policy') kind?: string;
-
-  @ApiProperty({ type: PolicySpecDto })
-  @IsDefined({ message: 'is required' })
-  @IsObject({ message: 'must be an object' })
-  @ValidateNested()
-  @Type(() => PolicySpecDto)
-  spec!: PolicySpecDto;
-}
+export const PolicyDto = resourceDto('Policy', PolicySpecDto, 'A typed traffic policy, attached to services or routes by name.');

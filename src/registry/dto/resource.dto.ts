@@ -1,6 +1,8 @@
-import { ApiPropertyOptional } from '@nestjs/swagger';
-import { Equals, IsOptional } from 'class-validator';
-import { DnsLabel, Int, LabelMap, ServerOwned } from './common.js';
+import { applyDecorators } from '@nestjs/common';
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Type } from 'class-transformer';
+import { ArrayMaxSize, Equals, IsArray, IsDefined, IsObject, IsOptional, ValidateNested } from 'class-validator';
+import { DnsLabel, Int, LabelMap, ServerOwned } from '../../common/dto.js';
 
 /**
  * Fields shared by every resource body. `version`, when given, must equal the
@@ -26,11 +28,40 @@ export abstract class ResourceDto {
   @ServerOwned() status?: unknown;
 }
 
-/** `kind`, optional in kind-specific endpoints, must match when present. */
-export function KindField(kind: string) {
-  return (target: object, key: string) => {
-    ApiPropertyOptional({ enum: [kind], default: kind })(target, key);
-    IsOptional()(target, key);
-    Equals(kind, { message: `must be ${kind}` })(target, key);
-  };
+/** A resource DTO with its typed spec. */
+export type ResourceDtoOf<S> = ResourceDto & { kind?: string; spec: S };
+
+/**
+ * The DTO class of one kind: the shared resource fields, `kind` (optional,
+ * must match) and a required, validated `spec` of class `spec`.
+ */
+export function resourceDto<S extends object>(kind: string, spec: new () => S, description: string): new () => ResourceDtoOf<S> {
+  class KindDto extends ResourceDto {
+    kind?: string;
+    spec!: S;
+  }
+  ApiPropertyOptional({ enum: [kind], default: kind })(KindDto.prototype, 'kind');
+  IsOptional()(KindDto.prototype, 'kind');
+  Equals(kind, { message: `must be ${kind}` })(KindDto.prototype, 'kind');
+  applyDecorators(
+    ApiProperty({ type: spec }),
+    IsDefined({ message: 'is required' }),
+    IsObject({ message: 'must be an object' }),
+    ValidateNested(),
+    Type(() => spec),
+  )(KindDto.prototype, 'spec');
+  // Swagger names schemas after classes: give each kind its own.
+  Object.defineProperty(KindDto, 'name', { value: `${kind}Dto` });
+  Object.defineProperty(KindDto, 'description', { value: description });
+  return KindDto;
+}
+
+/** `spec.policies`: names of Policy resources attached here. */
+export function PolicyRefs() {
+  return applyDecorators(
+    IsOptional(),
+    IsArray({ message: 'must be an array' }),
+    ArrayMaxSize(32, { message: 'must have at most 32 items' }),
+    DnsLabel('names of Policy resources', true),
+  );
 }

@@ -6,7 +6,6 @@ import {
   IsArray,
   IsBoolean,
   IsDefined,
-  IsIn,
   IsObject,
   IsOptional,
   IsString,
@@ -14,26 +13,12 @@ import {
   MaxLength,
   ValidateNested,
 } from 'class-validator';
-import { DnsLabel, Int, OneOf, Str } from './common.js';
-import { KindField, ResourceDto } from './resource.dto.js';
+import { DnsLabel, Int, OneOf, Str } from '../../common/dto.js';
+import { RetryDto } from '../../policies/retry/retry.schema.js';
+import { PolicyRefs, resourceDto } from './resource.dto.js';
 
 const HEADER_NAME = /^:?[0-9a-zA-Z!#$%&'*+\-.^_|~`]+$/;
 const HOST = /^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*(:[0-9]{1,5})?$|^\*$/;
-
-/** gRPC status names and HTTP conditions a retry may fire on. */
-export const RETRY_ON = [
-  'cancelled',
-  'deadline-exceeded',
-  'internal',
-  'resource-exhausted',
-  'unavailable',
-  '5xx',
-  'gateway-error',
-  'reset',
-  'connect-failure',
-  'retriable-4xx',
-  'refused-stream',
-] as const;
 
 export class HeaderMatchDto {
   @ApiProperty({ example: 'x-canary' })
@@ -75,31 +60,6 @@ export class BackendDto {
   @DnsLabel('service name') service!: string;
   @IsOptional() @DnsLabel('subset of that service') subset?: string;
   @Int(0, 1000000, { description: 'relative weight', example: 90 }) weight!: number;
-}
-
-export class BackoffDto {
-  @Int(1, 3600000) baseMs!: number;
-  @Int(1, 3600000, { optional: true }) maxMs?: number;
-}
-
-export class RetryDto {
-  @Int(0, 10, { description: 'retries after the first attempt' }) attempts!: number;
-
-  @ApiPropertyOptional({ enum: RETRY_ON, isArray: true })
-  @IsOptional()
-  @IsArray({ message: 'must be an array' })
-  @ArrayMaxSize(RETRY_ON.length, { message: `must have at most ${RETRY_ON.length} items` })
-  @IsIn(RETRY_ON as unknown as string[], { each: true, message: `each item must be one of: ${RETRY_ON.join(', ')}` })
-  on?: string[];
-
-  @Int(1, 3600000, { optional: true }) perTryTimeoutMs?: number;
-
-  @ApiPropertyOptional({ type: BackoffDto })
-  @IsOptional()
-  @IsObject({ message: 'must be an object' })
-  @ValidateNested()
-  @Type(() => BackoffDto)
-  backoff?: BackoffDto;
 }
 
 export class RouteRuleDto {
@@ -146,21 +106,8 @@ export class RouteSpecDto {
   @Type(() => RouteRuleDto)
   rules!: RouteRuleDto[];
 
-  @IsOptional()
-  @IsArray({ message: 'must be an array' })
-  @ArrayMaxSize(32, { message: 'must have at most 32 items' })
-  @DnsLabel('names of Policy resources', true)
-  policies?: string[];
+  @PolicyRefs() policies?: string[];
 }
 
 /** Ordered routing rules for a set of hosts; the first matching rule wins. */
-export class RouteDto extends ResourceDto {
-  @KindField('Route') kind?: string;
-
-  @ApiProperty({ type: RouteSpecDto })
-  @IsDefined({ message: 'is required' })
-  @IsObject({ message: 'must be an object' })
-  @ValidateNested()
-  @Type(() => RouteSpecDto)
-  spec!: RouteSpecDto;
-}
+export const RouteDto = resourceDto('Route', RouteSpecDto, 'Ordered routing rules for a set of hosts; the first matching rule wins.');

@@ -1,9 +1,9 @@
-import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { ArrayMaxSize, IsArray, IsDefined, IsObject, IsOptional, ValidateNested } from 'class-validator';
-import { PROTOCOLS } from '../model.js';
-import { DnsLabel, Int, LabelMap, OneOf } from './common.js';
-import { KindField, ResourceDto } from './resource.dto.js';
+import { ArrayMaxSize, IsArray, IsDefined, IsOptional, ValidateNested } from 'class-validator';
+import { PROTOCOLS } from '../../model/resources.js';
+import { DnsLabel, Int, LabelMap, OneOf } from '../../common/dto.js';
+import { PolicyRefs, resourceDto } from './resource.dto.js';
 
 /** A named group of a service's endpoints, selected by endpoint labels. */
 export class SubsetDto {
@@ -33,22 +33,9 @@ export class ServiceSpecDto {
   @Type(() => SubsetDto)
   subsets?: SubsetDto[];
 
-  @IsOptional()
-  @IsArray({ message: 'must be an array' })
-  @ArrayMaxSize(32, { message: 'must have at most 32 items' })
-  @DnsLabel('names of Policy resources', true)
-  policies?: string[];
+  @PolicyRefs() policies?: string[];
 }
 
 /** A logical service: what route backends point at. */
-export class ServiceDto extends ResourceDto {
-  @KindField('Service') kind?: string;
-
-  @ApiProperty({ type: ServiceSpecDto })
-  @IsDefined({ message: 'is required' })
-  @IsObject({ message: 'must be an object' })
-  @ValidateNested()
-  @Type(() => ServiceSpecDto)
-  spec!: ServiceSpecDto;
-}
+export const ServiceDto = resourceDto('Service', ServiceSpecDto, 'A logical service: what route backends point at.');
 

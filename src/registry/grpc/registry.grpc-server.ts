@@ -7,7 +7,7 @@ import { ValidationFailed } from '../../common/errors.js';
 import { toGrpcError } from '../../common/grpc-errors.js';
 import { PROTO_DIR } from '../../common/paths.js';
 import { MetricsService } from '../../observability/metrics.service.js';
-import { type Kind, KINDS, type Resource, type ResourceKey } from '../model.js';
+import { type Kind, KINDS, type Resource, type ResourceKey } from '../../model/resources.js';
 import { RegistryService, type ResourceRef } from '../registry.service.js';
 import { jsonToStruct, type PbStruct, structToJson } from './struct.js';
 

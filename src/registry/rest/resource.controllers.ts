@@ -2,7 +2,7 @@ import { Body, Controller, Delete, Get, Param, Patch, Post, Put, Query, type Typ
 import { ApiBody, ApiConsumes, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { WriteCtx } from '../../common/http.js';
 import { ListenerDto, PolicyDto, RouteDto, ServiceDto, type ResourceDto } from '../dto/index.js';
-import { type Kind, PLURAL } from '../model.js';
+import { type Kind, PLURAL } from '../../model/resources.js';
 import { RegistryService, type WriteContext } from '../registry.service.js';
 import { DeleteQueryDto, ListQueryDto } from './query.dto.js';
 

@@ -1,4 +1,4 @@
-import type { Change, Kind, Resource, ResourceInput, ResourceKey } from '../model.js';
+import type { Change, Kind, Resource, ResourceInput, ResourceKey } from '../../model/resources.js';
 import type { LabelRequirement } from '../label-selector.js';
 
 /** Options for listing one kind. */
@@ -13,6 +13,11 @@ export interface Page<T> {
   items: T[];
   /** Name of the last item when more may follow. */
   last?: string;
+}
+
+export interface WriteOptions {
+  dryRun?: boolean;
+  committed?: (c: { revision: number; changes: Change[] }) => void;
 }
 
 /** Everything a write transaction may do; every mutation appends to the change log. */
@@ -48,8 +53,13 @@ export interface RegistryStore {
    * Status is written back by later stages: no version bump, no change log entry.
    */
   setStatus(key: string, updates: { key: ResourceKey; value: unknown | null }[]): Promise<void>;
-  /** Runs `fn` in one transaction; with dryRun everything is rolled back but the result returned. */
-  write<T>(actor: string, fn: (tx: WriteTx) => Promise<T>, opts?: { dryRun?: boolean }): Promise<T>;
+  /**
+   * Runs `fn` in one transaction; with dryRun everything is rolled back but
+   * the result returned. `committed` is called after the commit, before the
+   * promise resolves, with exactly the change-log entries written (objects
+   * included) and the store revision after them.
+   */
+  write<T>(actor: string, fn: (tx: WriteTx) => Promise<T>, opts?: WriteOptions): Promise<T>;
 }
 
 export const REGISTRY_STORE = Symbol('RegistryStore');

@@ -1,8 +1,8 @@
 import type { DataSource, EntityManager } from 'typeorm';
 import { AlreadyExists, DomainError, Unavailable } from '../../common/errors.js';
 import type { LabelRequirement } from '../label-selector.js';
-import type { Change, Kind, Resource, ResourceInput, ResourceKey } from '../model.js';
-import type { ListOptions, Page, RegistryStore, WriteTx } from './registry-store.js';
+import type { Change, Kind, Resource, ResourceInput, ResourceKey } from '../../model/resources.js';
+import type { ListOptions, Page, RegistryStore, WriteOptions, WriteTx } from './registry-store.js';
 
 const COLUMNS = `"kind", "scope", "name", "labels", "spec", "status", "version", "created_at", "updated_at"`;
 
@@ -42,6 +42,9 @@ function sortKeys<T>(v: T): T {
   }
   return v;
 }
+
+// A resource read back from jsonb, with labels and spec keys in the same order toResource gives.
+const normalized = (r: Resource): Resource => ({ ...r, labels: sortKeys(r.labels ?? {}), spec: sortKeys(r.spec) });
 
 const scopeOf = (r: { kind: Kind; service?: string }) => (r.kind === 'Endpoint' ? (r.service ?? '') : '');
 
@@ -165,7 +168,7 @@ export class TypeormRegistryStore implements RegistryStore {
             op: r.op,
             actor: r.actor,
             at: new Date(r.at).toISOString(),
-            ...(opts.withObjects ? { object: r.object as Resource | null } : {}),
+            ...(opts.withObjects ? { object: r.object ? normalized(r.object as Resource) : null } : {}),
           }),
         );
       return { changes, revision };
@@ -195,27 +198,34 @@ export class TypeormRegistryStore implements RegistryStore {
     });
   }
 
-  async write<T>(actor: string, fn: (tx: WriteTx) => Promise<T>, opts: { dryRun?: boolean } = {}): Promise<T> {
+  async write<T>(actor: string, fn: (tx: WriteTx) => Promise<T>, opts: WriteOptions = {}): Promise<T> {
+    let tx: PgWriteTx | undefined;
+    let result: T;
     try {
-      return await this.ds.transaction(async (em) => {
+      result = await this.ds.transaction(async (em) => {
         // Locking the counter row first serialises writers: revisions follow commit order.
         const [state] = await em.query(`SELECT "revision" FROM "registry_state" WHERE "id" = 1 FOR UPDATE`);
-        const tx = new PgWriteTx(em, actor, Number(state.revision));
-        const result = await fn(tx);
-        if (opts.dryRun) throw new RollbackForDryRun(result);
+        tx = new PgWriteTx(em, actor, Number(state.revision));
+        const out = await fn(tx);
+        if (opts.dryRun) throw new RollbackForDryRun(out);
         if (tx.revision !== Number(state.revision)) {
           await em.query(`UPDATE "registry_state" SET "revision" = $1 WHERE "id" = 1`, [tx.revision]);
         }
-        return result;
+        return out;
       });
     } catch (e) {
       if (e instanceof RollbackForDryRun) return e.result as T;
       throw mapDbError(e);
     }
+    opts.committed?.({ revision: tx!.revision, changes: tx!.changes });
+    return result;
   }
 }
 
 class PgWriteTx implements WriteTx {
+  /** The change-log entries written, in order (handed to `committed` after the commit). */
+  readonly changes: Change[] = [];
+
   constructor(
     private readonly em: EntityManager,
     readonly actor: string,
@@ -297,10 +307,23 @@ class PgWriteTx implements WriteTx {
   }
 
   private async log(rev: number, r: Resource, op: Change['op']): Promise<void> {
-    await this.em.query(
+    const actor = this.actor.slice(0, 128);
+    const rows: { at: Date }[] = await this.em.query(
       `INSERT INTO "changes" ("revision", "kind", "scope", "name", "version", "op", "actor", "at", "object")
-       VALUES ($1, $2, $3, $4, $5, $6, $7, now(), $8::jsonb)`,
-      [rev, r.kind, scopeOf(r), r.name, r.version, op, this.actor.slice(0, 128), op === 'delete' ? null : JSON.stringify(r)],
+       VALUES ($1, $2, $3, $4, $5, $6, $7, now(), $8::jsonb) RETURNING "at"`,
+      [rev, r.kind, scopeOf(r), r.name, r.version, op, actor, op === 'delete' ? null : JSON.stringify(r)],
     );
+    // The same entry a reader of the change log gets (the object as stored: keys sorted like toResource's).
+    this.changes.push({
+      revision: rev,
+      kind: r.kind,
+      ...(r.kind === 'Endpoint' ? { service: scopeOf(r) } : {}),
+      name: r.name,
+      version: r.version,
+      op,
+      actor,
+      at: new Date(rows[0].at).toISOString(),
+      object: op === 'delete' ? null : r,
+    });
   }
 }

@@ -1,0 +1,58 @@
+/**
+ * The one-way dependency rule of the data path
+ *   store → change feed → IR → xDS resources → cache → ADS streams
+ * checked on every `npm test` (npm run deps). Type-only imports count too.
+ *
+ * Layers, lowest first: model, common → config, translate → policies,
+ * coordination, database, observability → registry → feed → xds, health →
+ * the app root (src/*.ts) and cli. A folder may import only lower layers.
+ */
+const layer = (name, from, forbidden, comment) => ({ name, comment, severity: 'error', from: { path: from }, to: { path: forbidden } });
+
+module.exports = {
+  forbidden: [
+    { name: 'no-circular', comment: 'no import cycles, not even type-only ones', severity: 'error', from: {}, to: { circular: true } },
+    {
+      name: 'translate-is-pure',
+      comment: 'translation imports nothing stateful: only itself, the model and pure JSON helpers (no packages, no node builtins)',
+      severity: 'error',
+      from: { path: '^src/translate/' },
+      to: { pathNot: '^src/(translate|model)/|^src/common/json\\.ts$' },
+    },
+    {
+      name: 'xds-server-sees-only-the-cache',
+      comment: 'the ADS server depends on the cache (and config, metrics, type constants), never on the feed, translation or the registry',
+      severity: 'error',
+      from: { path: '^src/xds/server/' },
+      to: { path: '^src/', pathNot: '^src/xds/(server|cache)/|^src/xds/xds-metrics\\.ts$|^src/translate/(envoy-types|types)\\.ts$|^src/(common|config|model|observability)/' },
+    },
+    {
+      name: 'product-never-imports-tools-or-tests',
+      comment: 'the simulator, benchmarks and tests are not part of the product build',
+      severity: 'error',
+      from: { path: '^src/' },
+      to: { path: '^(tools|test|bench)/' },
+    },
+    {
+      name: 'policies-import-only-common-and-translate',
+      comment: 'a policy folder is a schema, a validator and a pure plugin: it may use common helpers, the model and translation types',
+      severity: 'error',
+      from: { path: '^src/policies/' },
+      to: { path: '^src/', pathNot: '^src/(policies|common|translate|model)/' },
+    },
+    layer('model-is-a-leaf', '^src/model/', '^src/(?!model/)', 'the resource model is types and constants only'),
+    layer('common-is-a-leaf', '^src/common/', '^src/(?!common/|model/)', 'shared helpers import nothing of the product'),
+    layer('infrastructure-below-registry', '^src/(config|coordination|database)/', '^src/(registry|feed|xds|health|policies|translate|observability|cli)/', 'config, coordination and the database know no consumer'),
+    layer('observability-below-registry', '^src/observability/', '^src/(registry|feed|xds|health|policies|translate|cli)/', 'metrics and probes are used by everyone above them'),
+    layer('registry-below-feed', '^src/registry/', '^src/(feed|xds|health|translate|cli)/', 'the registry (the store side) knows nothing downstream'),
+    layer('feed-below-its-consumers', '^src/feed/', '^src/(xds|health|cli)/', 'the change feed knows nothing of who follows it'),
+    layer('xds-and-health-are-siblings', '^src/xds/', '^src/(health|cli)/', 'xDS does not depend on the health checker'),
+    layer('health-and-xds-are-siblings', '^src/health/', '^src/(xds|cli)/', 'the health checker takes its targets from the feed, not from xDS'),
+  ],
+  options: {
+    tsPreCompilationDeps: true,
+    tsConfig: { fileName: 'tsconfig.json' },
+    doNotFollow: { path: 'node_modules' },
+
+  },
+};

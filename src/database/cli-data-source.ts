@@ -1,5 +1,0 @@
-import { createDataSource } from './database.js';
-
-/** DataSource for TypeORM's own CLI (migration:generate); needs DATABASE_URL. */
-if (!process.env.DATABASE_URL) throw new Error('DATABASE_URL is required');
-export default createDataSource(process.env.DATABASE_URL, 1);

@@ -1,0 +1,77 @@
+import type { Change, EndpointSpec, Kind, Resource } from '../model/resources.js';
+
+const keyOf = (r: { kind: string; service?: string; name: string }) => `${r.kind}/${r.service ?? ''}/${r.name}`;
+
+/**
+ * The registry as of one store revision, kept in memory from the change log
+ * so that consumers of the change feed never read back what was just written.
+ * Plain data: the feed is its only writer.
+ */
+export class RegistryMirror {
+  private readonly byKey = new Map<string, Resource>();
+  private readonly durable = new Map<string, Map<string, Resource<EndpointSpec>>>();
+  /** The store revision this mirror reflects (-1 before the first load). */
+  revision = -1;
+
+  /** Replaces everything with a full read. */
+  reset(revision: number, resources: Resource[]): void {
+    this.byKey.clear();
+    this.durable.clear();
+    for (const r of resources) this.put(r);
+    this.revision = revision;
+  }
+
+  /** Applies one change-log entry (its object, or its removal). */
+  apply(c: Change): void {
+    if (c.op === 'delete' || !c.object) {
+      const old = this.byKey.get(keyOf(c));
+      if (old) this.drop(old);
+    } else this.put(c.object);
+    this.revision = c.revision;
+  }
+
+  get<S = Record<string, unknown>>(kind: Kind, name: string, service?: string): Resource<S> | undefined {
+    return this.byKey.get(keyOf({ kind, name, service })) as Resource<S> | undefined;
+  }
+
+  /** Every resource, durable endpoints included. */
+  resources(): Resource[] {
+    return [...this.byKey.values()];
+  }
+
+  of<S = Record<string, unknown>>(kind: Kind): Resource<S>[] {
+    const out: Resource<S>[] = [];
+    for (const r of this.byKey.values()) if (r.kind === kind) out.push(r as Resource<S>);
+    return out;
+  }
+
+  /** The durable endpoints of a service. */
+  endpoints(service: string): Resource<EndpointSpec>[] {
+    return [...(this.durable.get(service)?.values() ?? [])];
+  }
+
+  /** Whether `key` (kind/service/name) exists. */
+  has(kind: Kind, name: string, service?: string): boolean {
+    return this.byKey.has(keyOf({ kind, name, service }));
+  }
+
+  private put(r: Resource): void {
+    this.byKey.set(keyOf(r), r);
+    if (r.kind === 'Endpoint') {
+      let m = this.durable.get(r.service!);
+      if (!m) this.durable.set(r.service!, (m = new Map()));
+      m.set(r.name, r as unknown as Resource<EndpointSpec>);
+    }
+  }
+
+  private drop(r: Resource): void {
+    this.byKey.delete(keyOf(r));
+    if (r.kind === 'Endpoint') {
+      const m = this.durable.get(r.service!);
+      m?.delete(r.name);
+      if (m && !m.size) this.durable.delete(r.service!);
+    }
+  }
+}
+
+export { keyOf as mirrorKey };

@@ -1,0 +1,161 @@
+/**
+ * The resource model: the wire format every layer shares (kinds, specs, the
+ * change log). Types and constants only, so any folder may import it.
+ */
+
+/** Resource kinds the registry stores, in the order `apply` writes them (dependencies first). */
+export const KINDS = ['Policy', 'Service', 'Endpoint', 'Route', 'Listener'] as const;
+export type Kind = (typeof KINDS)[number];
+
+/** Plural URL segment per kind (`/api/v1/<plural>`). */
+export const PLURAL: Record<Kind, string> = {
+  Policy: 'policies',
+  Service: 'services',
+  Endpoint: 'endpoints',
+  Route: 'routes',
+  Listener: 'listeners',
+};
+
+export type Labels = Record<string, string>;
+
+/** What a client writes: the declarative part of a resource. */
+export interface ResourceInput<S = Record<string, unknown>> {
+  kind: Kind;
+  name: string;
+  /** Owning service; set for endpoints only. */
+  service?: string;
+  labels: Labels;
+  spec: S;
+}
+
+/** A stored resource: the client's part plus server-owned fields. */
+export interface Resource<S = Record<string, unknown>> extends ResourceInput<S> {
+  version: number;
+  createdAt: string;
+  updatedAt: string;
+  status: Record<string, unknown>;
+}
+
+/** Identity of a resource in the store. */
+export interface ResourceKey {
+  kind: Kind;
+  /** Service name for endpoints, '' otherwise. */
+  scope: string;
+  name: string;
+}
+
+export const keyOf = (r: { kind: Kind; name: string; service?: string }): ResourceKey => ({
+  kind: r.kind,
+  scope: r.kind === 'Endpoint' ? (r.service ?? '') : '',
+  name: r.name,
+});
+
+export const describeKey = (k: ResourceKey): string =>
+  k.kind === 'Endpoint' ? `Endpoint ${k.scope}/${k.name}` : `${k.kind} ${k.name}`;
+
+/** One entry of the change log. */
+export interface Change {
+  revision: number;
+  kind: Kind;
+  service?: string;
+  name: string;
+  version: number;
+  op: 'create' | 'update' | 'delete';
+  actor: string;
+  at: string;
+  /** The resource as written (null for deletes); only when asked for. */
+  object?: Resource | null;
+}
+
+/* ---- spec shapes (the wire format; DTO classes in ./dto validate them) ---- */
+
+export type Protocol = 'http' | 'grpc' | 'tcp';
+export const PROTOCOLS: Protocol[] = ['http', 'grpc', 'tcp'];
+
+export interface Subset {
+  name: string;
+  labels: Labels;
+}
+
+export interface ServiceSpec {
+  protocol: Protocol;
+  port: number;
+  connectTimeoutMs?: number;
+  subsets?: Subset[];
+  policies?: string[];
+}
+
+export const HEALTH_STATES = ['unknown', 'healthy', 'unhealthy', 'draining'] as const;
+export type HealthState = (typeof HEALTH_STATES)[number];
+
+export interface Locality {
+  region?: string;
+  zone?: string;
+  subZone?: string;
+}
+
+export interface EndpointSpec {
+  address: string;
+  port: number;
+  weight?: number;
+  locality?: Locality;
+  labels?: Labels;
+  health?: HealthState;
+  ttlSeconds?: number;
+}
+
+export interface HeaderMatch {
+  name: string;
+  exact?: string;
+  prefix?: string;
+  regex?: string;
+  present?: boolean;
+  invert?: boolean;
+}
+
+export interface RouteMatch {
+  pathPrefix?: string;
+  path?: string;
+  regex?: string;
+  headers?: HeaderMatch[];
+}
+
+export interface Backend {
+  service: string;
+  subset?: string;
+  weight: number;
+}
+
+export interface RetrySettings {
+  attempts: number;
+  on?: string[];
+  perTryTimeoutMs?: number;
+  backoff?: { baseMs: number; maxMs?: number };
+}
+
+export interface RouteRule {
+  match?: RouteMatch;
+  backends: Backend[];
+  timeoutMs?: number;
+  retry?: RetrySettings;
+}
+
+export interface RouteSpec {
+  hosts: string[];
+  rules: RouteRule[];
+  policies?: string[];
+}
+
+export interface ListenerSpec {
+  group: string;
+  address: string;
+  port: number;
+  protocol: Protocol;
+  routes: string[];
+}
+
+/** A Policy's spec: its `type`, and the settings under a field of the same name. Types live in src/policies. */
+export interface PolicySpec {
+  type: string;
+  [settings: string]: unknown;
+}

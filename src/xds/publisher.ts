@@ -1,0 +1,86 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { AppConfig } from '../config/config.js';
+import { HealthBoard } from '../coordination/health-board.js';
+import { ChangeFeed, type FeedEvent } from '../feed/change-feed.js';
+import { StatusWriter } from '../feed/status-writer.js';
+import { POLICY_KINDS } from '../policies/index.js';
+import { buildIR, patchEndpoints } from '../translate/ir.js';
+import type { IR, TranslationIssue } from '../translate/types.js';
+import { SnapshotCache } from './cache/cache.js';
+import { XdsMetrics } from './xds-metrics.js';
+
+/**
+ * Follows the change feed and publishes: builds the IR (in full, or only the
+ * EDS of the services whose endpoints changed), hands it to the cache, and
+ * writes what translation found back onto resource status.
+ */
+@Injectable()
+export class XdsPublisher {
+  private ir?: IR;
+  /** Services in panic mode as of the last build. */
+  private panicking = new Set<string>();
+
+  constructor(
+    private readonly feed: ChangeFeed,
+    private readonly status: StatusWriter,
+    private readonly cache: SnapshotCache,
+    private readonly metrics: XdsMetrics,
+    private readonly board: HealthBoard,
+    @Inject(AppConfig) private readonly config: AppConfig,
+  ) {
+    feed.subscribe((e) => this.onEvent(e));
+  }
+
+  /** Store revision of the IR being served (-1 before the first build). */
+  get revision(): number {
+    return this.ir?.revision ?? -1;
+  }
+
+  private async onEvent(e: FeedEvent): Promise<void> {
+    const started = process.hrtime.bigint();
+    if (e.full || e.changes.length) this.metrics.committedAt(e.revision, e.changedAt);
+    const ir = this.build(e);
+    this.metrics.rebuilt(Number(process.hrtime.bigint() - started) / 1e9, e.coalesced, ir);
+    this.recordPanics(ir);
+    if (e.full) this.status.reset(this.feed.mirror.resources());
+    const issues: TranslationIssue[] = [...ir.issues];
+    for (const g of this.cache.knownGroups()) {
+      const s = this.cache.snapshot(g)!;
+      issues.push(...s.issues.map((i) => ({ ...i, group: s.key })));
+    }
+    this.metrics.issues(issues);
+    await this.status.write(ir.revision, issues, this.feed.mirror);
+  }
+
+  /** A full build when anything but endpoints changed (or a service is unknown); otherwise the EDS fast path. */
+  private build(e: FeedEvent): IR {
+    const mirror = this.feed.mirror;
+    const onlyEndpoints = !e.full && this.ir && [...e.kinds].every((k) => k === 'Endpoint') && [...e.endpointServices].every((s) => mirror.has('Service', s));
+    if (onlyEndpoints && this.ir) {
+      const changed = [...e.endpointServices].map((s) => ({ service: mirror.get('Service', s)!, ...this.feed.sources(s) }) as Parameters<typeof patchEndpoints>[2][number]);
+      const patched = patchEndpoints(this.ir, e.revision, changed, this.config.HEALTH_PANIC_PERCENT / 100);
+      this.cache.setIR(patched.ir, patched.clusters);
+      return (this.ir = patched.ir);
+    }
+    const ir = buildIR(this.feed.translateInput(), POLICY_KINDS);
+    this.cache.setIR(ir);
+    return (this.ir = ir);
+  }
+
+  /** Records panic-mode changes as health events (the clock lives here, not in translation). */
+  private recordPanics(ir: IR): void {
+    const now = new Set<string>();
+    for (const [service, list] of Object.entries(ir.endpointIssues)) if (list.some((i) => i.reason === 'Panic')) now.add(service);
+    for (const service of new Set([...now, ...this.panicking])) {
+      if (now.has(service) === this.panicking.has(service)) continue;
+      const panic = now.has(service);
+      this.board.record({
+        at: new Date().toISOString(),
+        service,
+        type: panic ? 'panic' : 'recovered',
+        reason: panic ? ir.endpointIssues[service].find((i) => i.reason === 'Panic')!.message : 'out of panic: failing endpoints are withdrawn again',
+      });
+    }
+    this.panicking = now;
+  }
+}

@@ -1,0 +1,116 @@
+import type { TypeUrl } from '../../translate/envoy-types.js';
+import type { ProxyInfo } from './proxies.js';
+import { diffOf, Subscriptions, type View } from './views.js';
+import { encodeDeltaResponse, encodeResponse } from './wire.js';
+
+/** Hooks the server uses for metrics and convergence tracking. */
+export interface StreamHooks {
+  onSend?(p: ProxyInfo, type: TypeUrl, version: string, bytes: number): void;
+  onAck?(p: ProxyInfo, type: TypeUrl, version: string, revision: number | undefined): void;
+  onNack?(p: ProxyInfo, type: TypeUrl, version: string | undefined, message: string): void;
+}
+
+/** An encoded response and its nonce, shared by every stream sent the same content. */
+export interface SharedResponse {
+  bytes: Buffer;
+  nonce: string;
+}
+
+/**
+ * Responses shared by every stream that is sent the same change: same bytes,
+ * same nonce. Keyed by type, the version the client holds and the version it
+ * gets, which are content hashes, so equal keys mean equal content.
+ */
+export class ResponseCache {
+  private readonly entries = new Map<string, SharedResponse>();
+  private seq = 0;
+
+  constructor(private readonly max = 512) {}
+
+  /** A SotW response moving a client from `base` to `view` (only what changed when `base` is given). */
+  sotw(type: string, view: View, base: View | undefined, fresh: boolean): SharedResponse {
+    return this.get(`s\u0000${type}\u0000${base?.version ?? ''}\u0000${view.version}`, fresh, (nonce) =>
+      encodeResponse(view.version, base ? diffOf(base, view).changed : view.list, type, nonce),
+    );
+  }
+
+  /** A Delta response moving a client from `base` to `view`. */
+  delta(type: string, view: View, base: View | undefined): SharedResponse {
+    return this.get(`d\u0000${type}\u0000${base?.version ?? ''}\u0000${view.version}`, false, (nonce) => {
+      const d = diffOf(base, view);
+      return encodeDeltaResponse(view.version, d.changed, d.removed, type, nonce);
+    });
+  }
+
+  /** A response for one stream only (its own nonce, never shared). */
+  unique(encode: (nonce: string) => Buffer): SharedResponse {
+    const nonce = `u.${(++this.seq).toString(36)}`;
+    return { bytes: encode(nonce), nonce };
+  }
+
+  private get(key: string, fresh: boolean, encode: (nonce: string) => Buffer): SharedResponse {
+    let e = fresh ? undefined : this.entries.get(key);
+    if (!e) {
+      const nonce = (++this.seq).toString(36);
+      e = { bytes: encode(nonce), nonce };
+      if (!fresh) {
+        this.entries.set(key, e);
+        if (this.entries.size > this.max) this.entries.delete(this.entries.keys().next().value!);
+      }
+    }
+    return e;
+  }
+}
+
+/** What every stream of one server shares. */
+export class StreamShared {
+  readonly responses = new ResponseCache();
+  readonly subscriptions = new Subscriptions();
+  constructor(readonly hooks: StreamHooks) {}
+}
+
+/** Sent-but-unanswered state of one type on one stream. */
+export interface InFlight {
+  sentVersion?: string;
+  sentNonce?: string;
+  sentRevision?: number;
+  awaiting: boolean;
+}
+
+/**
+ * Records the client's answer to the response in flight: an ACK, or a NACK with
+ * its message. Returns false for a stale nonce (a newer response is out).
+ */
+export function recordAnswer(
+  info: ProxyInfo,
+  type: TypeUrl,
+  st: InFlight,
+  req: { response_nonce: string; error_detail?: { message: string } },
+  hooks: StreamHooks,
+): 'ack' | 'nack' | 'stale' {
+  if (req.response_nonce !== st.sentNonce) return 'stale';
+  st.awaiting = false;
+  const status = (info.types[type] ??= {});
+  if (req.error_detail) {
+    status.lastNack = { version: st.sentVersion, nonce: req.response_nonce, message: req.error_detail.message, at: new Date().toISOString() };
+    hooks.onNack?.(info, type, st.sentVersion, req.error_detail.message);
+    return 'nack';
+  }
+  status.lastAckedVersion = st.sentVersion;
+  status.lastAckedAt = new Date().toISOString();
+  hooks.onAck?.(info, type, st.sentVersion!, st.sentRevision);
+  return 'ack';
+}
+
+/** Marks a response as sent on the stream's per-type status. */
+export function recordSent(info: ProxyInfo, type: TypeUrl, st: InFlight, view: View, res: SharedResponse, revision: number, hooks: StreamHooks): void {
+  st.sentVersion = view.version;
+  st.sentNonce = res.nonce;
+  st.sentRevision = revision;
+  st.awaiting = true;
+  const status = (info.types[type] ??= {});
+  status.lastSentVersion = view.version;
+  status.lastSentAt = new Date().toISOString();
+  info.sent[type] = view.list;
+  hooks.onSend?.(info, type, view.version, res.bytes.length);
+}

@@ -1,0 +1,173 @@
+import { type BeforeApplicationShutdown, Inject, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
+import * as grpc from '@grpc/grpc-js';
+import { AppConfig } from '../../config/config.js';
+import { MetricsService } from '../../observability/metrics.service.js';
+import { groupKey } from '../../translate/types.js';
+import { XDS_CACHE, type XdsCache } from '../cache/cache.js';
+import { TYPE, type TypeUrl } from '../../translate/envoy-types.js';
+import { ProxyRegistry } from './proxies.js';
+import { SotwStream } from './sotw.js';
+import { StreamShared } from './stream-shared.js';
+import { DeltaStream } from './delta.js';
+import { decodeDeltaRequest, decodeRequest, type DeltaDiscoveryRequest, type DiscoveryRequest } from './wire.js';
+import { XdsMetrics } from '../xds-metrics.js';
+
+const ADS = 'envoy.service.discovery.v3.AggregatedDiscoveryService';
+const passThrough = (b: Buffer) => b;
+
+const bidi = (path: string, decode: (b: Buffer) => unknown) => ({
+  path,
+  requestStream: true,
+  responseStream: true,
+  requestSerialize: passThrough,
+  requestDeserialize: decode,
+  responseSerialize: passThrough,
+  responseDeserialize: passThrough,
+});
+
+/** Minimal service definitions: requests are decoded, responses are already bytes. */
+const SERVICES: { service: string; sotw: string; delta: string; type?: TypeUrl }[] = [
+  { service: ADS, sotw: 'StreamAggregatedResources', delta: 'DeltaAggregatedResources' },
+  { service: 'envoy.service.cluster.v3.ClusterDiscoveryService', sotw: 'StreamClusters', delta: 'DeltaClusters', type: TYPE.cluster },
+  { service: 'envoy.service.endpoint.v3.EndpointDiscoveryService', sotw: 'StreamEndpoints', delta: 'DeltaEndpoints', type: TYPE.endpoint },
+  { service: 'envoy.service.listener.v3.ListenerDiscoveryService', sotw: 'StreamListeners', delta: 'DeltaListeners', type: TYPE.listener },
+  { service: 'envoy.service.route.v3.RouteDiscoveryService', sotw: 'StreamRoutes', delta: 'DeltaRoutes', type: TYPE.route },
+];
+
+/**
+ * The xDS server: raw @grpc/grpc-js on XDS_PORT, serving ADS from the cache.
+ * It depends only on the cache and pushes to a group's streams when that group's snapshot changes.
+ */
+@Injectable()
+export class XdsServer implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  private readonly log = new Logger('XdsServer');
+  private server?: grpc.Server;
+  private readonly byGroup = new Map<string, Set<SotwStream | DeltaStream>>();
+  private readonly shared: StreamShared;
+  port = 0;
+  private readonly admission: TokenBucket;
+
+  constructor(
+    @Inject(AppConfig) private readonly config: AppConfig,
+    @Inject(XDS_CACHE) private readonly cache: XdsCache,
+    readonly proxies: ProxyRegistry,
+    private readonly metrics: XdsMetrics,
+    registry: MetricsService,
+  ) {
+    metrics.watchProxies(proxies, registry);
+    this.admission = new TokenBucket(config.XDS_MAX_NEW_STREAMS_PER_SECOND, config.XDS_NEW_STREAM_BURST);
+    this.shared = new StreamShared({
+      onSend: (_p, type, _v, bytes) => metrics.sent(type, bytes),
+      onAck: (_p, type: TypeUrl, _v, revision) => metrics.acked(type, revision),
+      onNack: (p, type, version, message) => {
+        metrics.nacked(p, type);
+        this.log.warn(`NACK from ${p.id} for ${type} version ${version}: ${message}`);
+      },
+    });
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    this.cache.onUpdate((snap) => {
+      const streams = this.byGroup.get(snap.key);
+      if (!streams?.size) return;
+      for (const s of streams) s.flush();
+      this.metrics.pushLatency.observe(Math.max(0, Date.now() - snap.publishedAt) / 1000);
+    });
+    const server = new grpc.Server({
+      'grpc.max_receive_message_length': 16 * 1024 * 1024,
+      'grpc.max_send_message_length': 256 * 1024 * 1024,
+      'grpc.keepalive_time_ms': 30_000,
+      'grpc.keepalive_timeout_ms': 10_000,
+      'grpc.http2.min_ping_interval_without_data_ms': 5_000,
+      'grpc.keepalive_permit_without_calls': 1,
+    });
+    // ADS, plus the per-type services for clients that do not aggregate.
+    for (const svc of SERVICES) {
+      server.addService(
+        {
+          [svc.sotw]: bidi(`/${svc.service}/${svc.sotw}`, decodeRequest),
+          [svc.delta]: bidi(`/${svc.service}/${svc.delta}`, decodeDeltaRequest),
+        } as grpc.ServiceDefinition,
+        {
+          [svc.sotw]: (call: grpc.ServerDuplexStream<DiscoveryRequest, Buffer>) =>
+            this.serve(call, (join) => new SotwStream(call, this.cache, this.proxies, this.shared, join), svc.type),
+          [svc.delta]: (call: grpc.ServerDuplexStream<DeltaDiscoveryRequest, Buffer>) =>
+            this.serve(call, (join) => new DeltaStream(call, this.cache, this.proxies, this.shared, join), svc.type),
+        },
+      );
+    }
+    this.port = await new Promise<number>((resolve, reject) =>
+      server.bindAsync(`${this.config.HOST}:${this.config.XDS_PORT}`, grpc.ServerCredentials.createInsecure(), (err, port) =>
+        err ? reject(new Error(`cannot listen on XDS_PORT ${this.config.XDS_PORT}: ${err.message}`)) : resolve(port),
+      ),
+    );
+    this.server = server;
+    this.log.log(`xDS (ADS) listening on ${this.config.HOST}:${this.port}`);
+  }
+
+  private serve<S extends SotwStream | DeltaStream, Req extends { type_url: string }>(
+    call: grpc.ServerDuplexStream<Req, Buffer>,
+    make: (join: (s: S) => void) => S,
+    onlyType?: TypeUrl,
+  ): void {
+    if (!this.admission.take()) {
+      // Like Envoy's overload manager: refuse early and cheaply; clients back off and retry.
+      this.metrics.refused.inc();
+      call.emit('error', { code: grpc.status.RESOURCE_EXHAUSTED, details: `xDS admission control: more than ${this.config.XDS_MAX_NEW_STREAMS_PER_SECOND} new streams per second; retry with backoff` });
+      return;
+    }
+    const stream = make((s) => {
+      const key = groupKey(s.group!);
+      if (!this.byGroup.has(key)) this.byGroup.set(key, new Set());
+      this.byGroup.get(key)!.add(s);
+    });
+    const done = () => {
+      stream.close();
+      if (stream.group) this.byGroup.get(groupKey(stream.group))?.delete(stream);
+    };
+    call.on('data', (req: Req) => {
+      if (onlyType) {
+        // A per-type service: the type is implied, and other types are not served here.
+        if (!req.type_url) req.type_url = onlyType;
+        if (req.type_url !== onlyType) return;
+      }
+      stream.handle(req as never);
+    });
+    call.on('end', () => {
+      done();
+      call.end();
+    });
+    call.on('error', done);
+    call.on('cancelled', done);
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    const server = this.server;
+    this.server = undefined;
+    // Streams never end by themselves: close them rather than wait.
+    server?.forceShutdown();
+  }
+}
+
+/** A token bucket for admitting new streams; a rate of 0 admits everything. */
+export class TokenBucket {
+  private tokens: number;
+  private last = performance.now();
+
+  constructor(
+    private readonly ratePerSecond: number,
+    private readonly burst: number,
+  ) {
+    this.tokens = burst;
+  }
+
+  take(): boolean {
+    if (this.ratePerSecond <= 0) return true;
+    const now = performance.now();
+    this.tokens = Math.min(this.burst, this.tokens + ((now - this.last) * this.ratePerSecond) / 1000);
+    this.last = now;
+    if (this.tokens < 1) return false;
+    this.tokens -= 1;
+    return true;
+  }
+}

@@ -1,0 +1,117 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { startTestApp, type TestApp } from '../support/app.js';
+import { echoRoute, echoService } from '../support/fixtures.js';
+
+const svc = echoService();
+const route = echoRoute();
+const policy = (spec: Record<string, unknown>) => ({ name: 'p', spec });
+
+/** [what, path, body, field, message pattern] */
+const CASES: [string, string, unknown, string, RegExp][] = [
+  ['unknown top-level field', '/api/v1/services', { ...svc, colour: 'red' }, 'colour', /unknown field/],
+  ['unknown spec field', '/api/v1/services', { ...svc, spec: { ...svc.spec, colour: 1 } }, 'spec.colour', /unknown field/],
+  ['unknown nested field', '/api/v1/services', { ...svc, spec: { ...svc.spec, subsets: [{ name: 'v1', labels: { a: 'b' }, x: 1 }] } }, 'spec.subsets[0].x', /unknown field/],
+  ['name not a DNS label', '/api/v1/services', { ...svc, name: 'Echo_1' }, 'name', /DNS-1123/],
+  ['name too long', '/api/v1/services', { ...svc, name: 'a'.repeat(64) }, 'name', /at most 63/],
+  ['missing name', '/api/v1/services', { spec: svc.spec }, 'name', /required/],
+  ['wrong kind', '/api/v1/services', { ...svc, kind: 'Route' }, 'kind', /must be Service/],
+  ['missing spec', '/api/v1/services', { name: 'echo' }, 'spec', /required/],
+  ['bad protocol', '/api/v1/services', { ...svc, spec: { ...svc.spec, protocol: 'udp' } }, 'spec.protocol', /one of: http, grpc, tcp/],
+  ['port too big', '/api/v1/services', { ...svc, spec: { ...svc.spec, port: 65536 } }, 'spec.port', /<= 65535/],
+  ['port not integer', '/api/v1/services', { ...svc, spec: { ...svc.spec, port: 1.5 } }, 'spec.port', /integer/],
+  ['port as string', '/api/v1/services', { ...svc, spec: { ...svc.spec, port: '80' } }, 'spec.port', /integer/],
+  ['bad label key', '/api/v1/services', { ...svc, labels: { 'bad key': 'x' } }, 'labels', /not a valid label key/],
+  ['label value not string', '/api/v1/services', { ...svc, labels: { a: 1 } }, 'labels', /must be a string/],
+  ['duplicate subset', '/api/v1/services', { ...svc, spec: { ...svc.spec, subsets: [{ name: 'v1', labels: { a: 'b' } }, { name: 'v1', labels: { a: 'c' } }] } }, 'spec.subsets[1].name', /duplicate/],
+  ['empty subset selector', '/api/v1/services', { ...svc, spec: { ...svc.spec, subsets: [{ name: 'v1', labels: {} }] } }, 'spec.subsets[0].labels', /at least one label/],
+  ['subsets not array', '/api/v1/services', { ...svc, spec: { ...svc.spec, subsets: 'v1' } }, 'spec.subsets', /array/],
+  ['negative weight', '/api/v1/routes', { ...route, spec: { ...route.spec, rules: [route.spec.rules[0], { backends: [{ service: 'echo', weight: -1 }] }] } }, 'spec.rules[1].backends[0].weight', /must be >= 0/],
+  ['zero total weight', '/api/v1/routes', { ...route, spec: { ...route.spec, rules: [{ backends: [{ service: 'echo', weight: 0 }] }] } }, 'spec.rules[0].backends', /more than 0/],
+  ['no backends', '/api/v1/routes', { ...route, spec: { ...route.spec, rules: [{ backends: [] }] } }, 'spec.rules[0].backends', /at least 1/],
+  ['no rules', '/api/v1/routes', { ...route, spec: { hosts: ['echo'], rules: [] } }, 'spec.rules', /at least 1/],
+  ['no hosts', '/api/v1/routes', { ...route, spec: { ...route.spec, hosts: [] } }, 'spec.hosts', /at least 1/],
+  ['bad host', '/api/v1/routes', { ...route, spec: { ...route.spec, hosts: ['Bad Host'] } }, 'spec.hosts', /host name/],
+  ['two path matchers', '/api/v1/routes', { ...route, spec: { ...route.spec, rules: [{ match: { pathPrefix: '/', path: '/x' }, backends: [{ service: 'echo', weight: 1 }] }] } }, 'spec.rules[0].match', /only one of/],
+  ['path without slash', '/api/v1/routes', { ...route, spec: { ...route.spec, rules: [{ match: { pathPrefix: 'x' }, backends: [{ service: 'echo', weight: 1 }] }] } }, 'spec.rules[0].match.pathPrefix', /start with \//],
+  ['bad regex', '/api/v1/routes', { ...route, spec: { ...route.spec, rules: [{ match: { regex: '([a-z' }, backends: [{ service: 'echo', weight: 1 }] }] } }, 'spec.rules[0].match.regex', /invalid regular expression/],
+  ['lookahead regex', '/api/v1/routes', { ...route, spec: { ...route.spec, rules: [{ match: { regex: '/(?=x)' }, backends: [{ service: 'echo', weight: 1 }] }] } }, 'spec.rules[0].match.regex', /RE2/],
+  ['header with two matchers', '/api/v1/routes', { ...route, spec: { ...route.spec, rules: [{ match: { headers: [{ name: 'x', exact: 'a', prefix: 'b' }] }, backends: [{ service: 'echo', weight: 1 }] }] } }, 'spec.rules[0].match.headers[0]', /exactly one/],
+  ['header with no matcher', '/api/v1/routes', { ...route, spec: { ...route.spec, rules: [{ match: { headers: [{ name: 'x' }] }, backends: [{ service: 'echo', weight: 1 }] }] } }, 'spec.rules[0].match.headers[0]', /exactly one/],
+  ['bad header name', '/api/v1/routes', { ...route, spec: { ...route.spec, rules: [{ match: { headers: [{ name: 'x y', present: true }] }, backends: [{ service: 'echo', weight: 1 }] }] } }, 'spec.rules[0].match.headers[0].name', /header name/],
+  ['duplicate backend', '/api/v1/routes', { ...route, spec: { ...route.spec, rules: [{ backends: [{ service: 'echo', weight: 1 }, { service: 'echo', weight: 2 }] }] } }, 'spec.rules[0].backends[1]', /duplicate/],
+  ['retry backoff inverted', '/api/v1/routes', { ...route, spec: { ...route.spec, rules: [{ backends: [{ service: 'echo', weight: 1 }], retry: { attempts: 2, backoff: { baseMs: 100, maxMs: 10 } } }] } }, 'spec.rules[0].retry.backoff.maxMs', />= backoff.baseMs/],
+  ['retry on unknown', '/api/v1/routes', { ...route, spec: { ...route.spec, rules: [{ backends: [{ service: 'echo', weight: 1 }], retry: { attempts: 2, on: ['sometimes'] } }] } }, 'spec.rules[0].retry.on', /one of/],
+  ['timeout zero', '/api/v1/routes', { ...route, spec: { ...route.spec, rules: [{ backends: [{ service: 'echo', weight: 1 }], timeoutMs: 0 }] } }, 'spec.rules[0].timeoutMs', /must be >= 1/],
+  ['listener bad address', '/api/v1/listeners', { name: 'l', spec: { group: 'g', address: 'localhost', port: 1, protocol: 'http', routes: [] } }, 'spec.address', /IPv4 or IPv6/],
+  ['listener duplicate routes', '/api/v1/listeners', { name: 'l', spec: { group: 'g', address: '::', port: 1, protocol: 'http', routes: ['a', 'a'] } }, 'spec.routes[1]', /duplicate/],
+  ['listener empty group', '/api/v1/listeners', { name: 'l', spec: { group: '', address: '::', port: 1, protocol: 'http', routes: [] } }, 'spec.group', /must not be empty/],
+  ['endpoint bad address', '/api/v1/services/echo/endpoints', { spec: { address: 'example.com', port: 1 } }, 'spec.address', /IPv4 or IPv6/],
+  ['endpoint bad health', '/api/v1/services/echo/endpoints', { spec: { address: '10.0.0.1', port: 1, health: 'sick' } }, 'spec.health', /one of: unknown, healthy, unhealthy, draining/],
+  ['endpoint ttl zero', '/api/v1/services/echo/endpoints', { spec: { address: '10.0.0.1', port: 1, ttlSeconds: 0 } }, 'spec.ttlSeconds', />= 1/],
+  ['endpoint service mismatch', '/api/v1/services/echo/endpoints', { service: 'other', spec: { address: '10.0.0.1', port: 1 } }, 'service', /must match the service in the URL/],
+  ['endpoint locality field', '/api/v1/services/echo/endpoints', { spec: { address: '10.0.0.1', port: 1, locality: { planet: 'mars' } } }, 'spec.locality.planet', /unknown field/],
+  ['policy unknown type', '/api/v1/policies', policy({ type: 'magic' }), 'spec.type', /one of/],
+  ['policy settings missing', '/api/v1/policies', policy({ type: 'retry' }), 'spec.retry', /required when type is retry/],
+  ['policy settings of other type', '/api/v1/policies', policy({ type: 'retry', retry: { attempts: 1 }, timeout: { requestMs: 5 } }), 'spec.timeout', /only allowed when type is timeout/],
+  ['retry attempts too many', '/api/v1/policies', policy({ type: 'retry', retry: { attempts: 11 } }), 'spec.retry.attempts', /<= 10/],
+  ['timeout policy empty', '/api/v1/policies', policy({ type: 'timeout', timeout: {} }), 'spec.timeout', /at least one/],
+  ['circuit breaker empty', '/api/v1/policies', policy({ type: 'circuitBreaker', circuitBreaker: {} }), 'spec.circuitBreaker', /at least one/],
+  ['outlier percent', '/api/v1/policies', policy({ type: 'outlierDetection', outlierDetection: { maxEjectionPercent: 101 } }), 'spec.outlierDetection.maxEjectionPercent', /<= 100/],
+  ['rate limit unit', '/api/v1/policies', policy({ type: 'rateLimit', rateLimit: { requests: 10, unit: 'day' } }), 'spec.rateLimit.unit', /one of/],
+  ['rate limit burst', '/api/v1/policies', policy({ type: 'rateLimit', rateLimit: { requests: 10, unit: 'second', burst: 5 } }), 'spec.rateLimit.burst', />= requests/],
+  ['health check timeout > interval', '/api/v1/policies', policy({ type: 'healthCheck', healthCheck: { protocol: 'http', intervalMs: 1000, timeoutMs: 2000 } }), 'spec.healthCheck.timeoutMs', /<= intervalMs/],
+  ['health check http field on tcp', '/api/v1/policies', policy({ type: 'healthCheck', healthCheck: { protocol: 'tcp', intervalMs: 1000, timeoutMs: 200, path: '/x' } }), 'spec.healthCheck.path', /only applies to protocol http/],
+  ['health check runBy', '/api/v1/policies', policy({ type: 'healthCheck', healthCheck: { protocol: 'grpc', intervalMs: 1000, timeoutMs: 200, runBy: 'nobody' } }), 'spec.healthCheck.runBy', /one of/],
+  ['status range inverted', '/api/v1/policies', policy({ type: 'healthCheck', healthCheck: { protocol: 'http', intervalMs: 1000, timeoutMs: 200, expectedStatuses: [{ start: 300, end: 200 }] } }), 'spec.healthCheck.expectedStatuses[0].end', /> start/],
+  ['lb option for other algorithm', '/api/v1/policies', policy({ type: 'loadBalancer', loadBalancer: { algorithm: 'roundRobin', hashHeader: 'x' } }), 'spec.loadBalancer.hashHeader', /only applies/],
+  ['body is an array', '/api/v1/services', [svc], '(body)', /object/],
+];
+
+describe('validation: every bad input is a 400 naming the field, and nothing is written', () => {
+  let app: TestApp;
+  before(async () => {
+    app = await startTestApp('pglite');
+    assert.equal((await app.http('POST', '/api/v1/services', svc)).status, 201);
+  });
+  after(async () => {
+    await app?.stop();
+  });
+
+  for (const [what, path, body, field, message] of CASES) {
+    it(what, async () => {
+      const res = await app.http('POST', path, body);
+      assert.equal(res.status, 400, `${what}: ${res.text}`);
+      const v = res.body.violations.find((x: { field: string }) => x.field === field);
+      assert.ok(v, `${what}: expected a violation on ${field}, got ${JSON.stringify(res.body.violations)}`);
+      assert.match(v.message, message);
+    });
+  }
+
+  it('wrote nothing for any of them', async () => {
+    const changes = await app.http('GET', '/api/v1/changes?since=0');
+    assert.equal(changes.body.changes.length, 1, 'only the fixture service was created');
+  });
+
+  it('reports every bad field at once', async () => {
+    const res = await app.http('POST', '/api/v1/services', { name: 'X', spec: { protocol: 'udp', port: 0 } });
+    assert.deepEqual(res.body.violations.map((v: { field: string }) => v.field).sort(), ['name', 'spec.port', 'spec.protocol']);
+  });
+
+  it('accepts a GET result sent back unchanged (server-owned fields ignored)', async () => {
+    const got = await app.http('GET', '/api/v1/services/echo');
+    const put = await app.http('PUT', '/api/v1/services/echo', got.body);
+    assert.equal(put.status, 200, put.text);
+    assert.equal(put.body.version, got.body.version);
+  });
+
+  it('serves the OpenAPI document generated from the DTOs', async () => {
+    const doc = await app.http('GET', '/api/docs-json');
+    assert.equal(doc.status, 200);
+    assert.ok(doc.body.paths['/api/v1/services/{service}/endpoints']);
+    assert.ok(doc.body.components.schemas.RouteSpecDto.properties.rules);
+    const ui = await app.http('GET', '/api/docs');
+    assert.equal(ui.status, 200);
+    assert.match(ui.text, /swagger/i);
+  });
+});

@@ -1,0 +1,49 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { startTestApp, type TestApp } from '../support/app.js';
+import { echoEndpoint, echoRoute, echoService } from '../support/fixtures.js';
+
+describe('translation problems are written back onto resource status', () => {
+  let app: TestApp;
+  before(async () => {
+    app = await startTestApp('postgres', { XDS_DEBOUNCE_QUIET_MS: '10' });
+  });
+  after(async () => {
+    await app?.stop();
+  });
+
+  async function eventually(check: () => Promise<void>): Promise<void> {
+    for (let i = 0; ; i++) {
+      try {
+        return await check();
+      } catch (e) {
+        if (i > 100) throw e;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
+  }
+
+  it('reports, then clears, problems without bumping versions or logging changes', async () => {
+    const dupe = { ...echoRoute(), name: 'echo-copy' };
+    assert.equal((await app.http('POST', '/api/v1/apply', [echoService(), echoEndpoint('echo-1', 'v1'), echoRoute(), dupe])).status, 200);
+    const head = (await app.http('GET', '/api/v1/changes?since=0&limit=1')).body.revision;
+    await eventually(async () => {
+      const svc = (await app.http('GET', '/api/v1/services/echo')).body;
+      assert.ok(svc.status.translation, JSON.stringify(svc.status));
+      assert.deepEqual(svc.status.translation.warnings.map((w: any) => w.field), ['spec.subsets[1]']);
+      assert.match(svc.status.translation.warnings[0].message, /subset v2 selects no endpoints/);
+      const copy = (await app.http('GET', '/api/v1/routes/echo-copy')).body;
+      assert.match(copy.status.translation.errors[0].message, /host echo is already served by Route echo/);
+      assert.equal(copy.version, 1, 'status is not a spec change');
+    });
+    assert.equal((await app.http('GET', '/api/v1/changes?since=0&limit=1')).body.revision, head, 'status writes are not in the change log');
+    assert.match((await app.http('GET', '/metrics')).text, /switchyard_translation_issues\{severity="error"\} 1/);
+
+    await app.http('POST', '/api/v1/services/echo/endpoints', echoEndpoint('echo-2', 'v2', 50062));
+    await app.http('DELETE', '/api/v1/routes/echo-copy');
+    await eventually(async () => {
+      const svc = (await app.http('GET', '/api/v1/services/echo')).body;
+      assert.equal(svc.status.translation, undefined, JSON.stringify(svc.status));
+    });
+  });
+});

@@ -1,0 +1,126 @@
+import assert from 'node:assert/strict';
+import { POLICY_KINDS } from '../../src/policies/index.js';
+import { describe, it } from 'node:test';
+import type { Resource } from '../../src/model/resources.js';
+import { buildIR, patchEndpoints } from '../../src/translate/ir.js';
+import { type IR } from '../../src/translate/types.js';
+import { inconsistencies, SnapshotCache } from '../../src/xds/cache/cache.js';
+import { TYPE } from '../../src/translate/envoy-types.js';
+import { validateEncoded } from '../../src/xds/cache/pgv.js';
+import { encodeResource } from '../../src/xds/cache/envoy-protos.js';
+import { echoEndpoint, echoRoute, echoService, edgeListener } from '../support/fixtures.js';
+
+const res = (r: any): Resource => ({ ...r, labels: r.labels ?? {}, version: 1, createdAt: '', updatedAt: '', status: {} });
+const registry = () => [echoService(), echoEndpoint('echo-1', 'v1'), echoEndpoint('echo-2', 'v2', 50062), echoRoute(), edgeListener()].map(res);
+const proxyless = { kind: 'proxyless', cluster: '' } as const;
+const envoy = { kind: 'envoy', cluster: 'default' } as const;
+
+/** An IR a bug could produce: a cluster Envoy would reject (connect_timeout must be > 0). */
+function broken(ir: IR): IR {
+  return { ...ir, revision: ir.revision + 1, clusters: ir.clusters.map((c) => (c.name === 'echo/v2' ? { ...c, connectTimeoutMs: 0 } : c)) };
+}
+
+describe('snapshot cache: validation before publish, consistency, shared encodings', () => {
+  it('keeps the last good resource when a new one breaks a PGV rule, and reports it on the owner', () => {
+    const cache = new SnapshotCache(POLICY_KINDS);
+    const ir = buildIR({ revision: 1, resources: registry() }, POLICY_KINDS);
+    cache.setIR(ir);
+    const good = cache.snapshot(proxyless)!;
+    const goodV2 = good.types[TYPE.cluster].resources.get('echo/v2')!;
+    assert.deepEqual(goodV2.violations, []);
+
+    const pushed: string[] = [];
+    cache.onUpdate((s) => pushed.push(s.key));
+    cache.setIR(broken(ir));
+    const after = cache.snapshot(proxyless)!;
+    assert.equal(after.types[TYPE.cluster].resources.get('echo/v2'), goodV2, 'last good version stays');
+    assert.equal(after.types[TYPE.cluster].version, good.types[TYPE.cluster].version, 'so nothing changes for clients');
+    assert.deepEqual(pushed, [], 'and nothing is pushed');
+    const issue = after.issues.find((i) => i.kind === 'Service' && i.name === 'echo');
+    assert.ok(issue, JSON.stringify(after.issues));
+    assert.match(issue!.message, /Cluster echo\/v2 violates Envoy's validation rules \(connect_timeout: must be > 0s\); the last good version stays/);
+    assert.ok(cache.invalid > 0);
+  });
+
+  it('a group that never had a good snapshot gets nothing rather than an inconsistent one', () => {
+    const cache = new SnapshotCache(POLICY_KINDS);
+    cache.setIR(broken(buildIR({ revision: 1, resources: registry() }, POLICY_KINDS)));
+    const snap = cache.snapshot(envoy)!;
+    assert.equal(snap.types[TYPE.route].list.length, 0);
+    assert.equal(snap.types[TYPE.cluster].list.length, 0);
+    assert.ok(snap.issues.some((i) => /not published: route configuration edge points at cluster echo\/v2, which is missing/.test(i.message)), JSON.stringify(snap.issues));
+  });
+
+  it('detects every kind of inconsistency', () => {
+    const cache = new SnapshotCache(POLICY_KINDS);
+    cache.setIR(buildIR({ revision: 1, resources: registry() }, POLICY_KINDS));
+    const types = { ...cache.snapshot(envoy)!.types };
+    assert.deepEqual(inconsistencies(types), []);
+    const drop = (t: string, name: string) => {
+      const ts = (types as any)[t];
+      const resources = new Map(ts.resources);
+      resources.delete(name);
+      (types as any)[t] = { ...ts, resources, list: [...resources.values()] };
+    };
+    drop(TYPE.cluster, 'echo/v1');
+    drop(TYPE.route, 'edge');
+    const msgs = inconsistencies(types).map((i) => i.message).sort();
+    assert.deepEqual(msgs, ['endpoints echo/v1 have no cluster', 'listener edge needs route configuration edge, which is missing']);
+  });
+
+  it('versions are content hashes: two caches (replicas) agree, and identical resources are encoded once', () => {
+    const a = new SnapshotCache(POLICY_KINDS);
+    const b = new SnapshotCache(POLICY_KINDS);
+    a.setIR(buildIR({ revision: 1, resources: registry() }, POLICY_KINDS));
+    b.setIR(buildIR({ revision: 7, resources: registry().reverse() }, POLICY_KINDS));
+    for (const t of [TYPE.cluster, TYPE.endpoint, TYPE.listener, TYPE.route]) {
+      assert.equal(a.snapshot(envoy)!.types[t].version, b.snapshot(envoy)!.types[t].version);
+      assert.equal(a.snapshot(proxyless)!.types[t].version, b.snapshot(proxyless)!.types[t].version);
+    }
+    // EDS is the same for both groups: one encoding, shared.
+    assert.equal(a.snapshot(envoy)!.types[TYPE.endpoint].resources.get('echo/v1'), a.snapshot(proxyless)!.types[TYPE.endpoint].resources.get('echo/v1'));
+  });
+
+  it('PGV rules: required oneofs, repeated bounds, well-known regexes, nested Any payloads, wrapper ranges', () => {
+    const v = (t: string, o: object) => validateEncoded(t, encodeResource(t, o)).map((x) => `${x.path}: ${x.message}`);
+    assert.deepEqual(v(TYPE.route, { name: 'r', virtual_hosts: [{ name: 'v', domains: ['a'], routes: [{ match: { prefix: '/' } }] }] }), [
+      'virtual_hosts[0].routes[0].action: one of route, redirect, direct_response, filter_action, non_forwarding_action is required',
+    ]);
+    assert.deepEqual(v(TYPE.route, { name: 'r', virtual_hosts: [{ name: 'v', domains: [], routes: [] }] }), ['virtual_hosts[0].domains: must have at least 1 item(s)']);
+    assert.deepEqual(
+      v(TYPE.endpoint, { cluster_name: 'c', endpoints: [{ load_balancing_weight: { value: 0 }, lb_endpoints: [{ endpoint: { address: { socket_address: { address: '1.2.3.4', port_value: 70000 } } } }] }] }),
+      ['endpoints[0].lb_endpoints[0].endpoint.address.socket_address.port_value: must be <= 65535', 'endpoints[0].load_balancing_weight.value: must be >= 1'],
+    );
+    assert.deepEqual(
+      v(TYPE.listener, { name: 'l', api_listener: { api_listener: { '@type': 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager', stat_prefix: '', rds: { config_source: { ads: {} }, route_config_name: 'x' } } } }),
+      ['api_listener.api_listener<HttpConnectionManager>.stat_prefix: must be at least 1 character(s)'],
+    );
+    assert.deepEqual(v(TYPE.cluster, { name: 'c', connect_timeout: { seconds: -1 }, lb_policy: 42 }), ['connect_timeout: must be > 0s', 'lb_policy: 42 is not a defined LbPolicy value']);
+  });
+
+  it('EDS fast path: patching endpoints equals a full rebuild, and leaves CDS/LDS/RDS untouched', () => {
+    const before = registry();
+    const full0 = buildIR({ revision: 1, resources: before }, POLICY_KINDS);
+    const cache = new SnapshotCache(POLICY_KINDS);
+    cache.setIR(full0);
+    const s0 = cache.snapshot(envoy)!;
+    // echo-2 turns unhealthy and a third v1 endpoint arrives.
+    const after = before.map((r) => (r.name === 'echo-2' ? { ...r, spec: { ...r.spec, health: 'unhealthy' } } : r));
+    after.push(res(echoEndpoint('echo-3', 'v1', 50063)));
+    const svc = after.find((r) => r.kind === 'Service')! as any;
+    const { ir, clusters } = patchEndpoints(full0, 2, [{ service: svc, durable: after.filter((r) => r.kind === 'Endpoint') as any }]);
+    const full = buildIR({ revision: 2, resources: after }, POLICY_KINDS);
+    assert.deepEqual(ir, full, 'same IR as a full build');
+    assert.deepEqual([...clusters].sort(), ['echo/v1', 'echo/v2']);
+    const pushed: string[] = [];
+    cache.onUpdate((x) => pushed.push(x.key));
+    cache.setIR(ir, clusters);
+    const s1 = cache.snapshot(envoy)!;
+    for (const t of [TYPE.cluster, TYPE.listener, TYPE.route]) assert.equal(s1.types[t], s0.types[t], 'untouched (same object)');
+    assert.notEqual(s1.types[TYPE.endpoint].version, s0.types[TYPE.endpoint].version);
+    const fresh = new SnapshotCache(POLICY_KINDS);
+    fresh.setIR(full);
+    assert.equal(s1.types[TYPE.endpoint].version, fresh.snapshot(envoy)!.types[TYPE.endpoint].version, 'same EDS as a full build');
+    assert.deepEqual(pushed, ['envoy/default']);
+  });
+});
