@@ -1,10 +1,15 @@
 import { applyDecorators } from '@nestjs/common';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Type } from 'class-transformer';
 import {
   Allow,
+  IsBoolean,
   IsIn,
   IsInt,
+  IsNumber,
+  IsObject,
   IsOptional,
+  ValidateNested,
   IsString,
   Matches,
   MaxLength,
@@ -117,5 +122,32 @@ export function ServerOwned() {
     ApiPropertyOptional({ readOnly: true, description: 'server-owned; ignored on input' }),
     IsOptional(),
     Allow(),
+  );
+}
+
+/** A finite number within [min, max] (decimals allowed), with messages like `must be >= 0`. */
+export function Num(min: number, max: number, opts: { optional?: boolean; description?: string; example?: number } = {}) {
+  const doc = { type: 'number' as const, minimum: min, maximum: max, description: opts.description, example: opts.example };
+  return applyDecorators(
+    ...(opts.optional ? [IsOptional(), ApiPropertyOptional(doc)] : [ApiProperty(doc)]),
+    IsNumber({ allowNaN: false, allowInfinity: false }, { message: 'must be a number' }),
+    Min(min, { message: `must be >= ${min}` }),
+    Max(max, { message: `must be <= ${max}` }),
+  );
+}
+
+/** An optional boolean. */
+export function Bool(opts: { description?: string } = {}) {
+  return applyDecorators(IsOptional(), ApiPropertyOptional({ type: 'boolean', description: opts.description }), IsBoolean({ message: 'must be a boolean' }));
+}
+
+/** An optional nested settings object of class `cls`. */
+export function Nested(cls: new () => object, opts: { description?: string } = {}) {
+  return applyDecorators(
+    IsOptional(),
+    ApiPropertyOptional({ type: cls, description: opts.description }),
+    IsObject({ message: 'must be an object' }),
+    ValidateNested(),
+    Type(() => cls),
   );
 }

@@ -10,7 +10,7 @@ export const VALIDATOR_OPTIONS: ValidatorOptions = {
   validationError: { target: false, value: false },
 };
 
-const TYPE_RULES = ['whitelistValidation', 'isDefined', 'isObject', 'isArray', 'isString', 'isInt', 'isBoolean', 'nestedValidation'];
+const TYPE_RULES = ['whitelistValidation', 'isDefined', 'isObject', 'isArray', 'isString', 'isInt', 'isNumber', 'isBoolean', 'nestedValidation'];
 
 /** Turns class-validator's error tree into `a.b[1].c: message` violations. */
 export function flattenErrors(errors: ValidationError[], prefix = ''): FieldViolation[] {

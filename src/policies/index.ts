@@ -1,4 +1,5 @@
 import { circuitBreakerPolicy } from './circuit-breaker/circuit-breaker.policy.js';
+import { faultInjectionPolicy } from './fault-injection/fault-injection.policy.js';
 import { healthCheckPolicy } from './health-check/health-check.policy.js';
 import { loadBalancerPolicy } from './load-balancer/load-balancer.policy.js';
 import { outlierDetectionPolicy } from './outlier-detection/outlier-detection.policy.js';
@@ -9,6 +10,7 @@ import { timeoutPolicy } from './timeout/timeout.policy.js';
 
 /** Every policy type, in plugin order. Adding a type is its folder plus one line here. */
 export const POLICY_KINDS: readonly PolicyKind[] = [
+  faultInjectionPolicy,
   rateLimitPolicy,
   timeoutPolicy,
   retryPolicy,

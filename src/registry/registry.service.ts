@@ -245,7 +245,14 @@ export class RegistryService {
     for (const w of written) {
       if (w.input.kind === 'Endpoint' && !(await lookup('Service', w.input.service!)))
         violations.push({ field: at(w.prefix, 'service'), message: `Service ${w.input.service} does not exist` });
+      const byType = new Map<string, { name: string; field: string }>();
       for (const ref of outgoingRefs(w.input)) {
+        if (ref.kind === 'Policy') {
+          const type = ((await lookup('Policy', ref.name))?.spec as PolicySpec | undefined)?.type;
+          const first = type ? byType.get(type) : undefined;
+          if (first) violations.push({ field: at(w.prefix, ref.field), message: `Policy ${ref.name} and Policy ${first.name} (${first.field}) are both ${type} policies: attach one ${type} policy per ${w.input.kind}` });
+          else if (type) byType.set(type, { name: ref.name, field: at(w.prefix, ref.field) });
+        }
         const target = await lookup(ref.kind, ref.name);
         const field = at(w.prefix, ref.kind === 'Service' ? `${ref.field}.service` : ref.field);
         if (!target) {

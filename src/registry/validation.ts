@@ -1,7 +1,7 @@
 import { type FieldViolation, ValidationFailed } from '../common/errors.js';
 import { validatePlain } from '../common/validate.js';
 import { policyKind } from '../policies/index.js';
-import { checkBackoff } from '../policies/retry/retry.schema.js';
+import { checkRetry } from '../policies/retry/retry.schema.js';
 import { DTO_BY_KIND, type ResourceDto } from './dto/index.js';
 import { KINDS, type Kind, type PolicySpec, type ResourceInput, type RouteSpec, type ServiceSpec, type ListenerSpec } from '../model/resources.js';
 
@@ -119,7 +119,7 @@ function routeRules(s: RouteSpec, path: string): FieldViolation[] {
         message: 'duplicate service and subset',
       })),
     );
-    out.push(...checkBackoff(rule.retry, `${rp}.retry`));
+    out.push(...checkRetry(rule.retry, `${rp}.retry`));
   });
   return out;
 }

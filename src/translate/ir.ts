@@ -2,7 +2,7 @@ import type { CheckedState } from '../model/health.js';
 import { KINDS, type EndpointSpec, type ListenerSpec, type PolicySpec, type Resource, type RouteRule, type RouteSpec, type ServiceSpec } from '../model/resources.js';
 import { mergeEndpoints } from './endpoints.js';
 import { type PolicyPlugin, renders } from './plugin.js';
-import { byName, clusterName, type IR, type IrCluster, type IrHealth, type IrListener, type IrLocality, type IrVirtualHost, type PolicyMap, type TranslationIssue } from './types.js';
+import { byName, clusterName, type IR, type IrCluster, type IrDestination, type IrHealth, type IrListener, type IrLocality, type IrVirtualHost, type PolicyMap, type TranslationIssue, usable } from './types.js';
 
 /** Everything translation reads: the registry at one store revision, plus what coordination knows about endpoints. */
 export interface TranslateInput {
@@ -65,6 +65,7 @@ export function buildIR(input: TranslateInput, plugins: readonly PolicyPlugin[])
     if (out.issues.length) endpointIssues[svc.name] = out.issues;
   }
 
+  const clusterByName = new Map(clusters.map((c) => [c.name, c]));
   const hostOwner = new Map<string, string>();
   const virtualHosts: IrVirtualHost[] = [];
   for (const r of routes) {
@@ -86,7 +87,7 @@ export function buildIR(input: TranslateInput, plugins: readonly PolicyPlugin[])
         return {
           name: `${r.name}/${i}`,
           match: rule.match ?? { pathPrefix: '/' },
-          destinations: rule.backends.filter((b) => b.weight > 0).map((b) => ({ cluster: clusterName(b.service, b.subset), weight: b.weight })),
+          destinations: destinations(r, i, rule, clusterByName, issues),
           ...(p ? { policies: p } : {}),
         };
       }),
@@ -124,9 +125,10 @@ export function buildIR(input: TranslateInput, plugins: readonly PolicyPlugin[])
 /**
  * The EDS fast path: `ir` with the clusters of `changed` services recomputed
  * from their current endpoints; routes, listeners and other clusters are reused.
- * Equal to a full buildIR of the same state (a test checks this).
+ * Equal to a full buildIR of the same state (a test checks this). Undefined
+ * when a cluster gains or loses its last usable endpoint, which changes routes.
  */
-export function patchEndpoints(ir: IR, revision: number, changed: ServiceInput[], panicShare = 0.5): { ir: IR; clusters: Set<string> } {
+export function patchEndpoints(ir: IR, revision: number, changed: ServiceInput[], panicShare = 0.5): { ir: IR; clusters: Set<string> } | undefined {
   const names = new Set(changed.map((c) => c.service.name));
   const used = new Set(ir.clusters.filter((c) => names.has(c.service)).map((c) => c.name));
   const fresh = new Map<string, IrCluster>();
@@ -135,6 +137,8 @@ export function patchEndpoints(ir: IR, revision: number, changed: ServiceInput[]
     const policies = ir.clusters.find((cl) => cl.service === c.service.name)?.policies;
     const out = serviceClusters(c, used, policies, panicShare);
     for (const cl of out.clusters) fresh.set(cl.name, cl);
+    // A cluster gaining or losing its last usable endpoint changes routes (see destinations): that needs a full build.
+    if (out.clusters.some((cl) => usable(cl) !== usable(ir.clusters.find((o) => o.name === cl.name)!))) return undefined;
     if (out.issues.length) endpointIssues[c.service.name] = out.issues;
     else delete endpointIssues[c.service.name];
   }
@@ -143,6 +147,32 @@ export function patchEndpoints(ir: IR, revision: number, changed: ServiceInput[]
     ir: { ...ir, revision, clusters: ir.clusters.map((c) => fresh.get(c.name) ?? c), issues: sortIssues([...others, ...[...names].flatMap((n) => endpointIssues[n] ?? [])]), endpointIssues },
     clusters: new Set(fresh.keys()),
   };
+}
+
+/**
+ * A rule's weighted destinations. A backend whose cluster has no usable
+ * endpoint (none HEALTHY or UNKNOWN) is left out while others can take its
+ * share: the remaining weights keep their proportions. A subset that is
+ * drained or lost so never fails its share of calls; the Route and the
+ * Service say Degraded. With no usable backend at all, the rule stays as it is.
+ */
+function destinations(route: Resource<RouteSpec>, i: number, rule: RouteRule, clusters: Map<string, IrCluster>, issues: TranslationIssue[]): IrDestination[] {
+  const all = rule.backends.map((b, j) => ({ j, b, cluster: clusterName(b.service, b.subset) })).filter((x) => x.b.weight > 0);
+  const ok = all.filter((x) => clusters.has(x.cluster) && usable(clusters.get(x.cluster)!));
+  const out = (xs: typeof all) => xs.map((x) => ({ cluster: x.cluster, weight: x.b.weight }));
+  if (ok.length === all.length) return out(all);
+  if (!ok.length) {
+    issues.push({ kind: 'Route', name: route.name, severity: 'warning', reason: 'Degraded', field: `spec.rules[${i}].backends`, message: `no backend of rule ${i} has usable endpoints: its calls fail until one does` });
+    return out(all);
+  }
+  const total = all.reduce((a, x) => a + x.b.weight, 0);
+  for (const x of all) {
+    if (ok.includes(x)) continue;
+    const what = x.b.subset ? `subset ${x.b.subset} of Service ${x.b.service}` : `Service ${x.b.service}`;
+    issues.push({ kind: 'Route', name: route.name, severity: 'warning', reason: 'Degraded', field: `spec.rules[${i}].backends[${x.j}]`, message: `${what} has no usable endpoints: its weight (${x.b.weight} of ${total}) goes to the other backends of rule ${i}` });
+    issues.push({ kind: 'Service', name: x.b.service, severity: 'warning', reason: 'Degraded', message: `${x.b.subset ? `subset ${x.b.subset}` : 'the service'} has no usable endpoints; Route ${route.name} rule ${i} sends its share to the other backends` });
+  }
+  return out(ok);
 }
 
 function usedClusters(routes: Resource<RouteSpec>[]): Set<string> {
@@ -225,7 +255,7 @@ class PolicyResolver {
     plugins: readonly PolicyPlugin[],
   ) {
     this.byType = new Map(plugins.map((p) => [p.type, p]));
-    this.routeTypes = new Set(plugins.filter((p) => p.attachTo.includes('Route')).map((p) => p.type));
+    this.routeTypes = new Set(plugins.filter((p) => p.attachTo.includes('Route') || p.route).map((p) => p.type));
   }
 
   /** Policies attached to a service that decorate its clusters, by type (route-level types go to its routes instead). */
@@ -234,24 +264,19 @@ class PolicyResolver {
   }
 
   /**
-   * A route rule's policies: for each route-level type, the service's settings
-   * (when every backend is that one service), under the route's Policies,
-   * under the rule's inline settings, merged field by field.
+   * A route rule's policies: for each route-level type, the route's Policy if
+   * it has one, else the service's (when every backend is that one service);
+   * then the rule's inline settings, which win (a plugin's `inline` may build on
+   * the attached settings, like timeoutMs replacing only requestMs).
    */
   forRule(route: Resource<RouteSpec>, rule: RouteRule, services: Map<string, Resource<ServiceSpec>>): PolicyMap | undefined {
     const targets = new Set(rule.backends.filter((b) => b.weight > 0).map((b) => b.service));
     const svc = targets.size === 1 ? services.get([...targets][0]) : undefined;
-    const fromService = svc ? this.attached(svc.spec.policies, 'route') : undefined;
-    const fromRoute = this.attached(route.spec.policies, 'route');
-    const out: PolicyMap = {};
-    for (const layer of [fromService, fromRoute]) {
-      for (const [type, p] of Object.entries(layer ?? {})) out[type] = { policy: p.policy, settings: { ...(out[type]?.settings ?? {}), ...p.settings } };
-    }
+    const out: PolicyMap = { ...(svc ? this.attached(svc.spec.policies, 'route') : undefined), ...this.attached(route.spec.policies, 'route') };
     for (const plugin of this.byType.values()) {
-      const inline = plugin.inline?.(rule);
-      if (!inline) continue;
       const base = out[plugin.type];
-      out[plugin.type] = { ...(base?.policy ? { policy: base.policy } : {}), inline: true, settings: { ...(base?.settings ?? {}), ...inline } };
+      const inline = plugin.inline?.(rule, base?.settings);
+      if (inline) out[plugin.type] = { ...(base?.policy ? { policy: base.policy } : {}), inline: true, settings: inline };
     }
     return Object.keys(out).length ? sortByOrder(out, this.byType) : undefined;
   }
@@ -259,7 +284,7 @@ class PolicyResolver {
   /** Types kept on clusters: those with a cluster hook, and service-only types (so the IR shows them even before they render). */
   private clusterTypes(type: string): boolean {
     const p = this.byType.get(type);
-    return !p || !!p.cluster || !this.routeTypes.has(type);
+    return !p || !!p.cluster || !!p.loadAssignment || !this.routeTypes.has(type);
   }
 
   /** NotRendered for every attached policy whose type no plugin renders yet. */

@@ -39,11 +39,23 @@ export interface PolicyPlugin {
    * send only to that service (a route's own settings win).
    */
   attachTo: readonly ('Service' | 'Route')[];
-  /** The settings a route rule gives inline for this type: a shorthand that means the same as an attached Policy. */
-  inline?(rule: RouteRule): Record<string, unknown> | undefined;
+  /**
+   * The settings a route rule gives inline for this type: a shorthand that
+   * means the same as an attached Policy and wins over it. `attached` is what
+   * the rule would get otherwise, for shorthands that set only part of it.
+   */
+  inline?(rule: RouteRule, attached?: Record<string, unknown>): Record<string, unknown> | undefined;
+  /** The route rule field `inline` reads (where problems with inline settings are reported). */
+  inlineField?: string;
   /** Decorates an Envoy Cluster. */
   cluster?(out: Json, settings: any, ctx: RenderContext<IrCluster>): Json;
-  /** Decorates an Envoy Route (its `route` action included). */
+  /** Decorates a cluster's ClusterLoadAssignment (EDS), e.g. priorities from the client's locality. */
+  loadAssignment?(out: Json, settings: any, ctx: RenderContext<IrCluster>): Json;
+  /**
+   * Decorates an Envoy Route (its `route` action included). A type with a
+   * route hook gets, on each rule, the settings attached to the rule's service
+   * even when it attaches to services only (e.g. a hash policy for ring hash).
+   */
   route?(out: Json, settings: any, ctx: RenderContext<IrRoute>): Json;
   /** Decorates an Envoy VirtualHost with the settings of the Route resource it comes from. */
   virtualHost?(out: Json, settings: any, ctx: RenderContext<IrVirtualHost>): Json;
@@ -55,4 +67,4 @@ export interface PolicyPlugin {
 }
 
 /** Whether a plugin renders anything at all (a type without hooks is stored only). */
-export const renders = (p: PolicyPlugin) => !!(p.cluster || p.route || p.virtualHost || p.httpFilters);
+export const renders = (p: PolicyPlugin) => !!(p.cluster || p.route || p.virtualHost || p.httpFilters || p.loadAssignment);

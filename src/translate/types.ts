@@ -5,9 +5,16 @@ export interface NodeGroup {
   kind: 'envoy' | 'proxyless';
   /** Envoy node.cluster; empty for proxyless. */
   cluster: string;
+  /**
+   * The clients' node.locality, when they send one. Clients of one group and
+   * locality get one snapshot; locality only changes EDS (failover priorities),
+   * so every other resource is still encoded once for all of them.
+   */
+  locality?: { region: string; zone: string; subZone: string };
 }
 
-export const groupKey = (g: NodeGroup) => (g.kind === 'proxyless' ? 'proxyless' : `envoy/${g.cluster}`);
+export const groupKey = (g: NodeGroup) =>
+  `${g.kind === 'proxyless' ? 'proxyless' : `envoy/${g.cluster}`}${g.locality ? `@${g.locality.region}/${g.locality.zone}/${g.locality.subZone}` : ''}`;
 
 /** A problem found while translating, to be written onto the resource's status. */
 export interface TranslationIssue {
@@ -114,6 +121,9 @@ export interface IR {
   /** The part of `issues` that comes from each service's endpoints (replaced by the EDS fast path). */
   endpointIssues: Record<string, TranslationIssue[]>;
 }
+
+/** Whether a cluster has an endpoint clients will use (HEALTHY or UNKNOWN). */
+export const usable = (c: IrCluster) => c.localities.some((l) => l.endpoints.some((e) => e.health === 'HEALTHY' || e.health === 'UNKNOWN'));
 
 /** Cluster name for a service, or one of its subsets. */
 export const clusterName = (service: string, subset?: string) => (subset ? `${service}/${subset}` : service);

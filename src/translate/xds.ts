@@ -61,7 +61,7 @@ export function translateGroup(ir: IR, group: NodeGroup, plugins: readonly Polic
   return {
     resources: {
       [TYPE.cluster]: clusters.map((c) => ({ name: c.name, owner: svc(c), resource: r.cluster(c) })),
-      [TYPE.endpoint]: clusters.map(edsResource),
+      [TYPE.endpoint]: clusters.map((c) => r.eds(c)),
       [TYPE.listener]: sortByName(listeners),
       [TYPE.route]: sortByName(routes),
     } as GroupResources,
@@ -83,22 +83,23 @@ class GroupRenderer {
   }
 
   /** Runs `hook` of every plugin whose type is in `policies`, in order. */
-  private decorate<T>(out: Json, policies: PolicyMap | undefined, ir: T, hook: 'cluster' | 'route' | 'virtualHost', fallback: Owner & { field?: string }): Json {
+  private decorate<T>(out: Json, policies: PolicyMap | undefined, ir: T, hook: 'cluster' | 'route' | 'virtualHost' | 'loadAssignment', fallback: Owner & { field?: string }): Json {
     if (!policies) return out;
     for (const p of this.plugins) {
       const fn = p[hook] as ((o: Json, s: unknown, c: RenderContext<T>) => Json) | undefined;
       const resolved = policies[p.type];
       if (!fn || !resolved) continue;
-      const owner = resolved.policy ? { kind: 'Policy' as const, name: resolved.policy } : fallback;
-      const at = resolved.policy ? `spec.${p.type}` : fallback.field;
-      out = fn(out, resolved.settings, { group: this.group, ir, report: (i) => this.report(owner, at, i) });
+      // Inline settings win over the Policy's, so their problems are the route's.
+      const owner = resolved.policy && !resolved.inline ? { kind: 'Policy' as const, name: resolved.policy } : fallback;
+      const at = resolved.policy && !resolved.inline ? `spec.${p.type}` : fallback.field && p.inlineField ? `${fallback.field}.${p.inlineField}` : fallback.field;
+      out = fn(out, resolved.settings, { group: this.group, ir, report: (i) => this.report(owner, at, i, owner === fallback) });
     }
     return out;
   }
 
-  /** Records a plugin's issue on the Policy (field under spec.<type>) or, for inline settings, on the route rule. */
-  private report(owner: { kind: TranslationIssue['kind']; name: string }, at: string | undefined, i: PluginIssue): void {
-    const field = at && i.field ? `${at}.${i.field}` : (at ?? i.field);
+  /** Records a plugin's issue on the Policy (field under spec.<type>) or, for inline settings, on the route rule's field. */
+  private report(owner: { kind: TranslationIssue['kind']; name: string }, at: string | undefined, i: PluginIssue, inline: boolean): void {
+    const field = at && i.field && !inline ? `${at}.${i.field}` : (at ?? i.field);
     const issue: TranslationIssue = { kind: owner.kind, name: owner.name, severity: i.severity, ...(i.reason ? { reason: i.reason } : {}), ...(field ? { field } : {}), message: i.message };
     this.reported.set(JSON.stringify(issue), issue);
   }
@@ -116,6 +117,11 @@ class GroupRenderer {
     if (this.group.kind === 'envoy' && c.protocol === 'grpc')
       out.typed_extension_protocol_options = { [HTTP_PROTOCOL_OPTIONS]: { '@type': `type.googleapis.com/${HTTP_PROTOCOL_OPTIONS}`, explicit_http_config: { http2_protocol_options: {} } } };
     return out;
+  }
+
+  eds(c: IrCluster): NamedResource {
+    const out = this.decorate(loadAssignment(c), c.policies, c, 'loadAssignment', { kind: 'Service', name: c.service });
+    return { name: c.name, owner: { kind: 'Service', name: c.service }, resource: out };
   }
 
   hcm(statPrefix: string, routeConfigName: string, vhs: IrVirtualHost[]): Json {
@@ -170,12 +176,13 @@ function headerMatcher(h: HeaderMatch) {
   return out;
 }
 
-/** The EDS resource of one cluster (also used alone by the EDS fast path). */
-export function edsResource(c: IrCluster): NamedResource {
-  return { name: c.name, owner: { kind: 'Service', name: c.service }, resource: loadAssignment(c) };
+/** The EDS resource of one cluster for one group, alone (the EDS fast path), with what its plugins report. */
+export function edsResource(c: IrCluster, group: NodeGroup, plugins: readonly PolicyPlugin[]): { resource: NamedResource; issues: TranslationIssue[] } {
+  const r = new GroupRenderer(group, [...plugins].sort((a, b) => a.order - b.order));
+  return { resource: r.eds(c), issues: r.issues() };
 }
 
-function loadAssignment(c: IrCluster) {
+function loadAssignment(c: IrCluster): Json {
   return {
     cluster_name: c.name,
     endpoints: c.localities.map((l) => ({

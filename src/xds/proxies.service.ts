@@ -1,6 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { NotFound } from '../common/errors.js';
 import { Replica } from '../coordination/coordination.module.js';
+import { groupKey } from '../translate/types.js';
+import { SnapshotCache } from './cache/cache.js';
 import { XdsPublisher } from './publisher.js';
 import { PUSH_ORDER } from '../translate/envoy-types.js';
 import { ProxyRegistry } from './server/proxies.js';
@@ -13,6 +15,7 @@ export class ProxiesService {
     private readonly proxies: ProxyRegistry,
     private readonly publisher: XdsPublisher,
     private readonly replica: Replica,
+    private readonly cache: SnapshotCache,
   ) {}
 
   list() {
@@ -39,6 +42,9 @@ export class ProxiesService {
     return streams.map((p) => ({
       id: p.id,
       streamId: p.streamId,
+      group: groupKey(p.group),
+      // What this node's group was not sent, and why (NotEnforced settings, refused resources, ...).
+      conditions: this.cache.snapshot(p.group)?.issues ?? [],
       configs: Object.fromEntries(
         PUSH_ORDER.filter((t) => p.sent[t]).map((t) => [shortType(t), { version: p.types[t]?.lastSentVersion, resources: p.sent[t]!.map((r) => r.json) }]),
       ),

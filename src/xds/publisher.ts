@@ -48,7 +48,9 @@ export class XdsPublisher {
       const s = this.cache.snapshot(g)!;
       issues.push(...s.issues.map((i) => ({ ...i, group: s.key })));
     }
-    this.metrics.issues(issues);
+    const mirror = this.feed.mirror;
+    const attached = new Set([...mirror.of<{ policies?: string[] }>('Service'), ...mirror.of<{ policies?: string[] }>('Route')].flatMap((r) => r.spec.policies ?? []));
+    this.metrics.issues(issues, mirror.of<{ type: string }>('Policy').map((p) => ({ name: p.name, type: p.spec.type, attached: attached.has(p.name) })));
     await this.status.write(ir.revision, issues, this.feed.mirror);
   }
 
@@ -59,8 +61,10 @@ export class XdsPublisher {
     if (onlyEndpoints && this.ir) {
       const changed = [...e.endpointServices].map((s) => ({ service: mirror.get('Service', s)!, ...this.feed.sources(s) }) as Parameters<typeof patchEndpoints>[2][number]);
       const patched = patchEndpoints(this.ir, e.revision, changed, this.config.HEALTH_PANIC_PERCENT / 100);
-      this.cache.setIR(patched.ir, patched.clusters);
-      return (this.ir = patched.ir);
+      if (patched) {
+        this.cache.setIR(patched.ir, patched.clusters);
+        return (this.ir = patched.ir);
+      }
     }
     const ir = buildIR(this.feed.translateInput(), POLICY_KINDS);
     this.cache.setIR(ir);

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { Counter, Gauge, Histogram } from 'prom-client';
 import { MetricsService } from '../observability/metrics.service.js';
-import type { IR } from '../translate/types.js';
+import type { IR, TranslationIssue } from '../translate/types.js';
 import { TYPE, type TypeUrl } from '../translate/envoy-types.js';
 import type { ProxyInfo, ProxyRegistry } from './server/proxies.js';
 
@@ -21,6 +21,8 @@ export class XdsMetrics {
   readonly issueGauge: Gauge<'severity'>;
   readonly pushLatency: Histogram;
   readonly refused: Counter;
+  readonly conditionGauge: Gauge<'kind' | 'reason'>;
+  readonly policyGauge: Gauge<'type' | 'condition'>;
   private readonly commitTimes = new Map<number, number>();
 
   constructor(metrics: MetricsService) {
@@ -48,6 +50,18 @@ export class XdsMetrics {
       name: 'switchyard_translation_issues',
       help: 'problems found by translation and validation (refused resources are errors), by severity',
       labelNames: ['severity'],
+      registers,
+    });
+    this.conditionGauge = new Gauge({
+      name: 'switchyard_translation_conditions',
+      help: 'translation conditions by resource kind and reason (Degraded, NotEnforced, NotRendered, Panic, ...; the severity when there is no reason)',
+      labelNames: ['kind', 'reason'],
+      registers,
+    });
+    this.policyGauge = new Gauge({
+      name: 'switchyard_policies',
+      help: 'Policy resources by type and enforcement: Enforced, NotEnforced (some client kind cannot honour a setting), NotRendered, Unattached',
+      labelNames: ['type', 'condition'],
       registers,
     });
     this.resources = new Gauge({ name: 'switchyard_xds_resources', help: 'resources in the current IR, by type', labelNames: ['type'], registers });
@@ -81,9 +95,28 @@ export class XdsMetrics {
     this.resources.set({ type: 'listeners' }, ir.listeners.length);
   }
 
-  issues(list: { severity: string }[]): void {
+  /** Sets the issue, condition and policy gauges from everything translation reported. */
+  issues(list: TranslationIssue[], policies: { name: string; type: string; attached: boolean }[]): void {
     this.issueGauge.set({ severity: 'error' }, list.filter((i) => i.severity === 'error').length);
     this.issueGauge.set({ severity: 'warning' }, list.filter((i) => i.severity === 'warning').length);
+    this.conditionGauge.reset();
+    // One per resource and reason (a condition reported for several node groups counts once).
+    const seen = new Set<string>();
+    for (const i of list) {
+      const reason = i.reason ?? i.severity;
+      const key = `${i.kind}/${i.name}/${reason}/${i.field ?? ''}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      this.conditionGauge.inc({ kind: i.kind, reason });
+    }
+    this.policyGauge.reset();
+    const reasons = new Map<string, Set<string>>();
+    for (const i of list) if (i.kind === 'Policy' && i.reason) (reasons.get(i.name) ?? reasons.set(i.name, new Set()).get(i.name)!).add(i.reason);
+    for (const p of policies) {
+      const r = reasons.get(p.name);
+      const condition = !p.attached ? 'Unattached' : r?.has('NotRendered') ? 'NotRendered' : r?.has('NotEnforced') || r?.has('Clamped') ? 'NotEnforced' : 'Enforced';
+      this.policyGauge.inc({ type: p.type, condition });
+    }
   }
 
   sent(type: TypeUrl, bytes: number): void {

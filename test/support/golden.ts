@@ -51,9 +51,12 @@ export function translationGoldens(dir: string): void {
       assert.deepEqual(again, ir, 'input order does not matter');
       golden(dir, `${name}.ir.out.yaml`, { clusters: ir.clusters, virtualHosts: ir.virtualHosts, listeners: ir.listeners });
 
+      // <name>.groups.yaml may add groups, e.g. clients with a node.locality.
+      const extra = join(dir, `${name}.groups.yaml`);
       const groups: NodeGroup[] = [
         { kind: 'proxyless', cluster: '' },
         ...[...new Set(ir.listeners.map((l) => l.group))].sort().map((cluster) => ({ kind: 'envoy' as const, cluster })),
+        ...(existsSync(extra) ? (YAML.parse(readFileSync(extra, 'utf8')) as NodeGroup[]) : []),
       ];
       const perType: Record<string, Record<string, unknown[]>> = { cds: {}, eds: {}, lds: {}, rds: {} };
       const groupIssues: Record<string, unknown[]> = {};

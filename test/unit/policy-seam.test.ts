@@ -16,6 +16,7 @@ const catalogue = (servicePolicies: string[], routePolicies: string[] = [], inli
   res({ kind: 'Policy', name: 'svc-retry', spec: { type: 'retry', retry: { attempts: 1, on: ['unavailable'], perTryTimeoutMs: 100 } } }),
   res({ kind: 'Policy', name: 'route-retry', spec: { type: 'retry', retry: { attempts: 4 } } }),
   res({ kind: 'Policy', name: 'svc-timeout', spec: { type: 'timeout', timeout: { requestMs: 900 } } }),
+  res({ kind: 'Policy', name: 'svc-idle', spec: { type: 'timeout', timeout: { requestMs: 900, idleMs: 7000 } } }),
   res({ kind: 'Policy', name: 'breaker', spec: { type: 'circuitBreaker', circuitBreaker: { maxRequests: 5 } } }),
   res({ kind: 'Service', name: 's', spec: { protocol: 'grpc', port: 1, policies: servicePolicies } }),
   res({ kind: 'Endpoint', name: 'e', service: 's', spec: { address: '10.0.0.1', port: 1 } }),
@@ -49,17 +50,19 @@ describe('the policy plugin seam', () => {
     assert.deepEqual(routeAction(resources, [second, first]).action.timeout, { seconds: 2, nanos: 0 }, 'order, not list position, decides');
   });
 
-  it('precedence: inline settings over the route\'s Policy over the service\'s, field by field', () => {
+  it('precedence: inline settings over the route\'s Policy over the service\'s', () => {
     const svcOnly = routeAction(catalogue(['svc-retry', 'svc-timeout']));
     assert.equal(svcOnly.action.retry_policy.num_retries.value, 1);
     assert.deepEqual(svcOnly.action.timeout, { seconds: 0, nanos: 900_000_000 });
     const routeWins = routeAction(catalogue(['svc-retry'], ['route-retry']));
     assert.equal(routeWins.action.retry_policy.num_retries.value, 4, 'route-level beats service-level');
-    assert.deepEqual(routeWins.action.retry_policy.per_try_timeout, { seconds: 0, nanos: 100_000_000 }, 'fields the route does not set come from the service');
+    assert.equal(routeWins.action.retry_policy.per_try_timeout, undefined, 'as a whole: nothing of the service policy is left');
     const inline = routeAction(catalogue(['svc-retry', 'svc-timeout'], ['route-retry'], { timeoutMs: 50, retry: { attempts: 2 } }));
     assert.equal(inline.action.retry_policy.num_retries.value, 2, 'inline beats both');
     assert.deepEqual(inline.action.timeout, { seconds: 0, nanos: 50_000_000 });
-    assert.deepEqual(inline.ir.virtualHosts[0].routes[0].policies?.retry, { policy: 'route-retry', inline: true, settings: { attempts: 2, on: ['unavailable'], perTryTimeoutMs: 100 } });
+    assert.deepEqual(inline.ir.virtualHosts[0].routes[0].policies?.retry, { policy: 'route-retry', inline: true, settings: { attempts: 2 } });
+    const partial = routeAction(catalogue(['svc-idle'], [], { timeoutMs: 50 }));
+    assert.deepEqual([partial.action.timeout, partial.action.idle_timeout], [{ seconds: 0, nanos: 50_000_000 }, { seconds: 7, nanos: 0 }], 'timeoutMs replaces only requestMs');
   });
 
   it('an attached policy that no plugin renders gets a NotRendered condition, never silence', () => {

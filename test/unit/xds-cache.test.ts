@@ -11,7 +11,7 @@ import { encodeResource } from '../../src/xds/cache/envoy-protos.js';
 import { echoEndpoint, echoRoute, echoService, edgeListener } from '../support/fixtures.js';
 
 const res = (r: any): Resource => ({ ...r, labels: r.labels ?? {}, version: 1, createdAt: '', updatedAt: '', status: {} });
-const registry = () => [echoService(), echoEndpoint('echo-1', 'v1'), echoEndpoint('echo-2', 'v2', 50062), echoRoute(), edgeListener()].map(res);
+const registry = () => [echoService(), echoEndpoint('echo-1', 'v1'), echoEndpoint('echo-2', 'v2', 50062), echoEndpoint('echo-4', 'v2', 50064), echoRoute(), edgeListener()].map(res);
 const proxyless = { kind: 'proxyless', cluster: '' } as const;
 const envoy = { kind: 'envoy', cluster: 'default' } as const;
 
@@ -108,7 +108,7 @@ describe('snapshot cache: validation before publish, consistency, shared encodin
     const after = before.map((r) => (r.name === 'echo-2' ? { ...r, spec: { ...r.spec, health: 'unhealthy' } } : r));
     after.push(res(echoEndpoint('echo-3', 'v1', 50063)));
     const svc = after.find((r) => r.kind === 'Service')! as any;
-    const { ir, clusters } = patchEndpoints(full0, 2, [{ service: svc, durable: after.filter((r) => r.kind === 'Endpoint') as any }]);
+    const { ir, clusters } = patchEndpoints(full0, 2, [{ service: svc, durable: after.filter((r) => r.kind === 'Endpoint') as any }])!;
     const full = buildIR({ revision: 2, resources: after }, POLICY_KINDS);
     assert.deepEqual(ir, full, 'same IR as a full build');
     assert.deepEqual([...clusters].sort(), ['echo/v1', 'echo/v2']);

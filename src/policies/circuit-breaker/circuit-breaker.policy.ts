@@ -1,4 +1,5 @@
 import type { PolicyKind } from '../policy-kind.js';
+import { circuitBreakerPlugin } from './circuit-breaker.plugin.js';
 import { circuitBreakerSchema } from './circuit-breaker.schema.js';
 
 /** The circuitBreaker policy type. */
@@ -7,4 +8,5 @@ export const circuitBreakerPolicy: PolicyKind = {
   order: 40,
   attachTo: ['Service'],
   ...circuitBreakerSchema,
+  ...circuitBreakerPlugin,
 };

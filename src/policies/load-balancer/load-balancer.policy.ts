@@ -1,4 +1,5 @@
 import type { PolicyKind } from '../policy-kind.js';
+import { loadBalancerPlugin } from './load-balancer.plugin.js';
 import { loadBalancerSchema } from './load-balancer.schema.js';
 
 /** The loadBalancer policy type. */
@@ -7,4 +8,5 @@ export const loadBalancerPolicy: PolicyKind = {
   order: 60,
   attachTo: ['Service'],
   ...loadBalancerSchema,
+  ...loadBalancerPlugin,
 };

@@ -1,4 +1,5 @@
 import type { PolicyKind } from '../policy-kind.js';
+import { outlierDetectionPlugin } from './outlier-detection.plugin.js';
 import { outlierDetectionSchema } from './outlier-detection.schema.js';
 
 /** The outlierDetection policy type. */
@@ -7,4 +8,5 @@ export const outlierDetectionPolicy: PolicyKind = {
   order: 50,
   attachTo: ['Service'],
   ...outlierDetectionSchema,
+  ...outlierDetectionPlugin,
 };

@@ -1,4 +1,5 @@
 import type { PolicyKind } from '../policy-kind.js';
+import { rateLimitPlugin } from './rate-limit.plugin.js';
 import { rateLimitSchema } from './rate-limit.schema.js';
 
 /** The rateLimit policy type. */
@@ -7,4 +8,5 @@ export const rateLimitPolicy: PolicyKind = {
   order: 10,
   attachTo: ['Service', 'Route'],
   ...rateLimitSchema,
+  ...rateLimitPlugin,
 };

@@ -121,7 +121,9 @@ export class SnapshotCache implements XdsCache {
         for (const [name, c] of byName) {
           const prev = eds.resources.get(name);
           if (!prev) continue;
-          const enc = this.encodeOne(TYPE.endpoint, edsResource(c), issues, prev);
+          const one = edsResource(c, old.group, this.plugins);
+          issues.push(...one.issues);
+          const enc = this.encodeOne(TYPE.endpoint, one.resource, issues, prev);
           if (enc && enc !== prev) replaced.set(name, enc);
         }
         let endpoints = eds;
@@ -133,7 +135,7 @@ export class SnapshotCache implements XdsCache {
           v.remember(endpoints);
           noteDerived(endpoints, { from: eds, changed: [...replaced.keys()] });
         }
-        const next: GroupSnapshot = { ...old, revision: ir.revision, issues, publishedAt: Date.now(), types: { ...old.types, [TYPE.endpoint]: endpoints } };
+        const next: GroupSnapshot = { ...old, revision: ir.revision, issues: unique(issues), publishedAt: Date.now(), types: { ...old.types, [TYPE.endpoint]: endpoints } };
         this.groups.set(key, next);
         if (next.types[TYPE.endpoint].version !== eds.version) changed.push(next);
       }
@@ -214,6 +216,8 @@ export class SnapshotCache implements XdsCache {
     return enc;
   }
 }
+
+const unique = (issues: TranslationIssue[]) => [...new Map(issues.map((i) => [JSON.stringify(i), i])).values()];
 
 /** Snapshot consistency: every EDS name in CDS, every RDS name used by LDS, and nothing used that was not sent. */
 export function inconsistencies(types: Record<TypeUrl, TypeSnapshot>): { owner: Owner; message: string }[] {
