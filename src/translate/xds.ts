@@ -147,8 +147,27 @@ class GroupRenderer {
         ? { cluster: r.destinations[0].cluster }
         : { weighted_clusters: { clusters: r.destinations.map((d) => ({ name: d.cluster, weight: { value: d.weight } })) } };
     const rule = r.name.slice(r.name.lastIndexOf('/') + 1);
-    return this.decorate({ name: r.name, match: routeMatch(r.match), route: action }, r.policies, r, 'route', { kind: 'Route', name: vh.name, field: `spec.rules[${rule}]` });
+    const out = this.decorate({ name: r.name, match: routeMatch(r.match), route: action }, r.policies, r, 'route', { kind: 'Route', name: vh.name, field: `spec.rules[${rule}]` });
+    return this.group.kind === 'proxyless' ? markFilterConfigs(out) : out;
   }
+}
+
+/**
+ * grpc-js-xds 1.14 drops an update it finds equal to its cached copy, and its
+ * deep compare walks only the cached copy's keys: an entry added to a map (a
+ * route's typed_per_filter_config going from {} to {fault}) or bytes appended
+ * to an Any's value look "equal". The client ACKs such an update and never
+ * applies it: a fault policy attached to a route of a connected client did
+ * nothing. A proxyless route with filter configs therefore carries them once
+ * more as one string in its metadata (absent before: a change the client sees;
+ * a string: compared whole). Clients ignore route metadata.
+ */
+function markFilterConfigs(route: Json): Json {
+  const configs = route.typed_per_filter_config as Json | undefined;
+  if (!configs || !Object.keys(configs).length) return route;
+  const metadata = (route.metadata ?? {}) as Json;
+  const marker = { fields: { typed_per_filter_config: { stringValue: JSON.stringify(configs) } } };
+  return { ...route, metadata: { ...metadata, filter_metadata: { ...((metadata.filter_metadata as Json) ?? {}), 'switchyard.io': marker } } };
 }
 
 function clustersOf(vhs: IrVirtualHost[]): string[] {
