@@ -31,8 +31,20 @@ export class StatusWriter {
     }
   }
 
-  /** Brings every resource's translation status in line with `issues` (resources the mirror does not hold are skipped). */
-  async write(revision: number, issues: TranslationIssue[], mirror: RegistryMirror): Promise<void> {
+  private queue: Promise<void> = Promise.resolve();
+
+  /**
+   * Brings every resource's translation status in line with `issues`
+   * (resources the mirror does not hold are skipped). Writes run one at a
+   * time, in call order, so each one diffs against what the last one stored.
+   */
+  write(revision: number, issues: TranslationIssue[], mirror: RegistryMirror): Promise<void> {
+    const run = this.queue.then(() => this.writeNow(revision, issues, mirror));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async writeNow(revision: number, issues: TranslationIssue[], mirror: RegistryMirror): Promise<void> {
     const wanted = new Map<string, Entry>();
     for (const i of issues) {
       const k = entryKey(i);

@@ -159,15 +159,27 @@ class GroupRenderer {
  * to an Any's value look "equal". The client ACKs such an update and never
  * applies it: a fault policy attached to a route of a connected client did
  * nothing. A proxyless route with filter configs therefore carries them once
- * more as one string in its metadata (absent before: a change the client sees;
+ * as a digest in its metadata (absent before: a change the client sees;
  * a string: compared whole). Clients ignore route metadata.
  */
 function markFilterConfigs(route: Json): Json {
   const configs = route.typed_per_filter_config as Json | undefined;
   if (!configs || !Object.keys(configs).length) return route;
   const metadata = (route.metadata ?? {}) as Json;
-  const marker = { fields: { typed_per_filter_config: { stringValue: JSON.stringify(configs) } } };
+  const marker = { fields: { typed_per_filter_config: { stringValue: digest(JSON.stringify(configs)) } } };
   return { ...route, metadata: { ...metadata, filter_metadata: { ...((metadata.filter_metadata as Json) ?? {}), 'switchyard.io': marker } } };
+}
+
+/** A short, stable digest of a string (two 32-bit FNV-1a hashes): pure, no crypto needed to tell versions apart. */
+export function digest(text: string): string {
+  let a = 0x811c9dc5;
+  let b = 0x01000193 ^ text.length;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    a = Math.imul(a ^ c, 0x01000193);
+    b = Math.imul(b ^ c, 0x5bd1e995);
+  }
+  return (a >>> 0).toString(16).padStart(8, '0') + (b >>> 0).toString(16).padStart(8, '0');
 }
 
 function clustersOf(vhs: IrVirtualHost[]): string[] {

@@ -29,6 +29,8 @@ export class XdsPublisher {
     @Inject(AppConfig) private readonly config: AppConfig,
   ) {
     feed.subscribe((e) => this.onEvent(e));
+    // A new node group can have issues of its own (settings its clients cannot honour): write them.
+    cache.onNewGroup(() => void this.writeStatus().catch(() => undefined));
   }
 
   /** Store revision of the IR being served (-1 before the first build). */
@@ -43,6 +45,13 @@ export class XdsPublisher {
     this.metrics.rebuilt(Number(process.hrtime.bigint() - started) / 1e9, e.coalesced, ir);
     this.recordPanics(ir);
     if (e.full) this.status.reset(this.feed.mirror.resources());
+    await this.writeStatus();
+  }
+
+  /** Writes every issue (the IR's and each group's) onto status, and sets the metrics from them. */
+  private async writeStatus(): Promise<void> {
+    const ir = this.ir;
+    if (!ir) return;
     const issues: TranslationIssue[] = [...ir.issues];
     for (const g of this.cache.knownGroups()) {
       const s = this.cache.snapshot(g)!;

@@ -52,7 +52,15 @@ describe('loadBalancer ringHash with a real grpc-js-xds client', () => {
       assert.ok(n >= 0.99 * CALLS_PER_KEY, `key ${key} is not sticky: ${JSON.stringify(t)}`);
       home.set(key, server);
     }
-    // With 3 equal endpoints on the ring, 20 keys all missing one endpoint has a probability of about 3 × (2/3)^20 ≈ 0.09 %.
+    // Different keys spread over every endpoint. Twenty keys could all miss one of three by chance (3 × (2/3)^20 ≈ 0.09 %):
+    // 80 more keys, each hashed by a few calls, make that ≈ 3 × (2/3)^100 ≈ 10^-17.
+    for (let k = 0; k < 80; k++) {
+      const key = `spread-${k}`;
+      const t = await tally(client, 5, { metadata: { 'x-user': key }, concurrency: 5 });
+      const { server, n } = top(t);
+      assert.equal(n, 5, `key ${key} is not sticky: ${JSON.stringify(t)}`);
+      home.set(key, server);
+    }
     const used = new Set(home.values());
     assert.deepEqual([...used].sort(), NAMES, `keys by endpoint: ${JSON.stringify(Object.fromEntries(home))}`);
     // The servers saw the calls too (the names in replies are not made up by the client).

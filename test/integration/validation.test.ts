@@ -65,6 +65,22 @@ const CASES: [string, string, unknown, string, RegExp][] = [
   ['health check runBy', '/api/v1/policies', policy({ type: 'healthCheck', healthCheck: { protocol: 'grpc', intervalMs: 1000, timeoutMs: 200, runBy: 'nobody' } }), 'spec.healthCheck.runBy', /one of/],
   ['status range inverted', '/api/v1/policies', policy({ type: 'healthCheck', healthCheck: { protocol: 'http', intervalMs: 1000, timeoutMs: 200, expectedStatuses: [{ start: 300, end: 200 }] } }), 'spec.healthCheck.expectedStatuses[0].end', /> start/],
   ['lb option for other algorithm', '/api/v1/policies', policy({ type: 'loadBalancer', loadBalancer: { algorithm: 'roundRobin', hashHeader: 'x' } }), 'spec.loadBalancer.hashHeader', /only applies/],
+  ['lb hashOn two ways', '/api/v1/policies', policy({ type: 'loadBalancer', loadBalancer: { algorithm: 'ringHash', hashOn: { header: 'x-u', sourceIp: true } } }), 'spec.loadBalancer.hashOn', /exactly one of header, cookie, sourceIp/],
+  ['lb ring sizes inverted', '/api/v1/policies', policy({ type: 'loadBalancer', loadBalancer: { algorithm: 'ringHash', ringSize: { min: 4096, max: 1024 } } }), 'spec.loadBalancer.ringSize.max', />= ringSize.min/],
+  ['lb ring too large', '/api/v1/policies', policy({ type: 'loadBalancer', loadBalancer: { algorithm: 'ringHash', ringSize: { max: 8388609 } } }), 'spec.loadBalancer.ringSize.max', /<= 8388608/],
+  ['maglev table not prime', '/api/v1/policies', policy({ type: 'loadBalancer', loadBalancer: { algorithm: 'maglev', tableSize: 1000 } }), 'spec.loadBalancer.tableSize', /prime/],
+  ['slow start on ring hash', '/api/v1/policies', policy({ type: 'loadBalancer', loadBalancer: { algorithm: 'ringHash', slowStartWindowMs: 1000 } }), 'spec.loadBalancer.slowStartWindowMs', /only applies/],
+  ['breaker budget > 100', '/api/v1/policies', policy({ type: 'circuitBreaker', circuitBreaker: { retryBudget: { budgetPercent: 150 } } }), 'spec.circuitBreaker.retryBudget.budgetPercent', /<= 100/],
+  ['breaker empty high', '/api/v1/policies', policy({ type: 'circuitBreaker', circuitBreaker: { maxRequests: 1, high: {} } }), 'spec.circuitBreaker.high', /at least one threshold/],
+  ['outlier max ejection < base', '/api/v1/policies', policy({ type: 'outlierDetection', outlierDetection: { baseEjectionTimeMs: 5000, maxEjectionTimeMs: 1000 } }), 'spec.outlierDetection.maxEjectionTimeMs', />= baseEjectionTimeMs/],
+  ['outlier stdev not a number', '/api/v1/policies', policy({ type: 'outlierDetection', outlierDetection: { successRate: { stdevFactor: 'wide' } } }), 'spec.outlierDetection.successRate.stdevFactor', /must be a number/],
+  ['retry status codes without the condition', '/api/v1/policies', policy({ type: 'retry', retry: { attempts: 1, retriableStatusCodes: [503] } }), 'spec.retry.retriableStatusCodes', /needs retriable-status-codes/],
+  ['retry status code out of range', '/api/v1/policies', policy({ type: 'retry', retry: { attempts: 1, on: ['retriable-status-codes'], retriableStatusCodes: [99] } }), 'spec.retry.retriableStatusCodes', />= 100/],
+  ['fault with nothing to inject', '/api/v1/policies', policy({ type: 'faultInjection', faultInjection: {} }), 'spec.faultInjection', /delay or abort/],
+  ['fault abort with two statuses', '/api/v1/policies', policy({ type: 'faultInjection', faultInjection: { abort: { httpStatus: 503, grpcStatus: 'UNAVAILABLE', percent: 5 } } }), 'spec.faultInjection.abort', /exactly one of httpStatus, grpcStatus/],
+  ['fault abort unknown code', '/api/v1/policies', policy({ type: 'faultInjection', faultInjection: { abort: { grpcStatus: 'OOPS', percent: 5 } } }), 'spec.faultInjection.abort.grpcStatus', /one of/],
+  ['fault percent over 100', '/api/v1/policies', policy({ type: 'faultInjection', faultInjection: { delay: { fixedMs: 10, percent: 101 } } }), 'spec.faultInjection.delay.percent', /<= 100/],
+  ['fault percent too precise', '/api/v1/policies', policy({ type: 'faultInjection', faultInjection: { delay: { fixedMs: 10, percent: 0.00001 } } }), 'spec.faultInjection.delay.percent', /at most 4 decimals/],
   ['body is an array', '/api/v1/services', [svc], '(body)', /object/],
 ];
 
@@ -91,6 +107,21 @@ describe('validation: every bad input is a 400 naming the field, and nothing is 
   it('wrote nothing for any of them', async () => {
     const changes = await app.http('GET', '/api/v1/changes?since=0');
     assert.equal(changes.body.changes.length, 1, 'only the fixture service was created');
+  });
+
+  it('refuses two policies of one type on one target with 400 naming both, in one request or across requests', async () => {
+    const retry = (name: string, attempts: number) => ({ kind: 'Policy', name, spec: { type: 'retry', retry: { attempts } } });
+    const both = await app.http('POST', '/api/v1/apply', [retry('r-one', 1), retry('r-two', 2), { ...svc, spec: { ...svc.spec, policies: ['r-one', 'r-two'] } }]);
+    assert.equal(both.status, 400, both.text);
+    const v = both.body.violations.find((x: { field: string }) => x.field === 'resources[2].spec.policies[1]');
+    assert.ok(v, JSON.stringify(both.body.violations));
+    assert.match(v.message, /Policy r-two and Policy r-one \(resources\[2\]\.spec\.policies\[0\]\) are both retry policies/);
+    const before = (await app.http('GET', '/api/v1/changes?since=0&limit=1')).body.revision;
+    assert.equal((await app.http('POST', '/api/v1/apply', [retry('r-one', 1), retry('r-two', 2)])).status, 200);
+    const patch = await app.http('PATCH', '/api/v1/services/echo', { spec: { policies: ['r-one', 'r-two'] } });
+    assert.equal(patch.status, 400, patch.text);
+    assert.match(patch.body.violations[0].message, /both retry policies/);
+    assert.equal((await app.http('GET', '/api/v1/changes?since=0&limit=1')).body.revision, before + 2, 'the refused write changed nothing');
   });
 
   it('reports every bad field at once', async () => {

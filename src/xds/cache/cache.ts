@@ -71,6 +71,7 @@ export class SnapshotCache implements XdsCache {
   /** `plugins` are the policy plugins translation applies (src/policies registers them). */
   constructor(private readonly plugins: readonly PolicyPlugin[]) {}
   private readonly listeners = new Set<(snap: GroupSnapshot) => void>();
+  private readonly newGroupListeners = new Set<(snap: GroupSnapshot) => void>();
   private encoded = new Map<string, EncodedResource>();
 
   /** The IR the cache currently serves. */
@@ -93,8 +94,19 @@ export class SnapshotCache implements XdsCache {
     if (!snap) {
       snap = this.build(group, this.ir);
       this.groups.set(key, snap);
+      // Its issues (what this group's clients cannot honour) are new too: tell the status writer, outside this call.
+      const built = snap;
+      queueMicrotask(() => {
+        for (const fn of this.newGroupListeners) fn(built);
+      });
     }
     return snap;
+  }
+
+  /** Called when a group is built for the first time by a client asking for it (not by setIR). */
+  onNewGroup(fn: (snap: GroupSnapshot) => void): () => void {
+    this.newGroupListeners.add(fn);
+    return () => this.newGroupListeners.delete(fn);
   }
 
   /** Known groups (those some client asked for). */
