@@ -6,7 +6,10 @@ import YAML from 'yaml';
 import { PACKAGE_ROOT } from '../../src/common/paths.js';
 import { decodeResource, encodeResource, envoyRoot, fromProto3Json } from '../../src/xds/cache/envoy-protos.js';
 import { validateEncoded } from '../../src/xds/cache/pgv.js';
+import { TYPE } from '../../src/translate/envoy-types.js';
+import { SnapshotCache } from '../../src/xds/cache/cache.js';
 import { startTestApp, type TestApp } from '../support/app.js';
+import { eventually } from '../support/xds-client.js';
 
 const BOOTSTRAP = 'type.googleapis.com/envoy.config.bootstrap.v3.Bootstrap';
 const read = (f: string) => readFileSync(join(PACKAGE_ROOT, f), 'utf8');
@@ -62,9 +65,32 @@ describe('what we ship for Envoy and gRPC users', () => {
       assert.equal(res.status, 200, res.text);
       const compose = YAML.parse(read('docker-compose.yml'));
       assert.ok(compose.services.envoy.volumes[0].startsWith('./envoy/bootstrap-ads.yaml:'));
-      const ips = YAML.parse(read('envoy/demo.yaml').split('---')[1]).spec.address;
-      assert.equal(compose.services['demo-v1'].networks.yard.ipv4_address, ips);
+      const docs = YAML.parseAllDocuments(read('envoy/demo.yaml')).map((d) => d.toJS());
+      const v1 = docs.find((d) => d.kind === 'Endpoint' && d.name === 'demo-v1');
+      assert.equal(compose.services['demo-v1'].networks.yard.ipv4_address, v1.spec.address);
       assert.ok(compose.services.switchyard.ports.includes('18000:18000'));
+    });
+
+    it("the demo's Envoy gets its retry, circuit breaker, outlier ejection and rate limit, valid by Envoy's rules", async () => {
+      assert.equal((await app.http('POST', '/api/v1/apply', read('envoy/demo.yaml'), { 'content-type': 'application/yaml' })).status, 200);
+      const cache = app.app.get(SnapshotCache);
+      const snap = await eventually(async () => {
+        const s = cache.snapshot({ kind: 'envoy', cluster: 'default' });
+        assert.ok(s?.types[TYPE.listener].list.length, 'built');
+        return s!;
+      });
+      assert.deepEqual(snap.issues, [], 'nothing refused');
+      const json = (t: string) => snap.types[t as keyof typeof snap.types].list.map((r) => r.json as any);
+      const v1 = json(TYPE.cluster).find((c) => c.name === 'demo/v1');
+      assert.equal(v1.circuit_breakers.thresholds[0].max_requests.value, 200);
+      assert.equal(v1.outlier_detection.consecutive_5xx.value, 3);
+      const hcm = json(TYPE.listener)[0].filter_chains[0].filters[0].typed_config;
+      assert.deepEqual(hcm.http_filters.map((f: any) => f.name), ['envoy.filters.http.local_ratelimit', 'envoy.filters.http.router']);
+      const routes = json(TYPE.route)[0].virtual_hosts[0].routes;
+      for (const r of routes) {
+        assert.equal(r.route.retry_policy.num_retries.value, 2);
+        assert.equal(r.typed_per_filter_config['envoy.filters.http.local_ratelimit'].token_bucket.max_tokens, 10);
+      }
     });
   });
 });
