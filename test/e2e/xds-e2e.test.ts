@@ -5,6 +5,7 @@ import * as xds from '@grpc/grpc-js-xds';
 import { startTestApp, type TestApp } from '../support/app.js';
 import { EchoClient, type EchoBackend, say, startEchoBackend } from '../support/echo-backends.js';
 import { echoRoute, echoService } from '../support/fixtures.js';
+import { eventually } from '../support/xds-client.js';
 
 const endpoint = (name: string, b: EchoBackend, version: string) => ({
   kind: 'Endpoint',
@@ -20,19 +21,6 @@ async function tally(client: grpc.Client, n: number, metadata?: Record<string, s
     for (const s of batch) out[s] = (out[s] ?? 0) + 1;
   }
   return out;
-}
-
-/** Retries `check` until it passes (config reaches the client asynchronously). */
-async function eventually(check: () => Promise<void>, ms = 15000): Promise<void> {
-  const end = Date.now() + ms;
-  for (;;) {
-    try {
-      return await check();
-    } catch (e) {
-      if (Date.now() > end) throw e;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
 }
 
 describe('end to end with a real grpc-js-xds client and real gRPC backends', () => {
