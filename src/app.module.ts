@@ -7,6 +7,7 @@ import { ObservabilityModule } from './observability/observability.module.js';
 import { RegistryModule } from './registry/registry.module.js';
 import { HealthModule } from './health/health.module.js';
 import { XdsModule } from './xds/xds.module.js';
+import { RolloutModule } from './rollout/rollout.module.js';
 
 /** Provides the validated config and the open database to every module; closes the database last. */
 @Global()
@@ -50,6 +51,7 @@ export class AppModule {
         RegistryModule,
         XdsModule,
         HealthModule,
+        RolloutModule,
       ],
     };
   }

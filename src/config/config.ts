@@ -105,6 +105,14 @@ export class AppConfig {
   @Transform(toInt) @IsInt() @Min(1) @Max(1000000)
   XDS_NEW_STREAM_BURST = 1000;
 
+  /** How often the leader's rollout controller looks at every rollout. */
+  @Transform(toInt) @IsInt() @Min(50) @Max(60000)
+  ROLLOUT_TICK_MS = 500;
+
+  /** Prometheus for rollout metrics with a query (a rollout may name its own). */
+  @IsOptional() @Matches(/^https?:\/\//, { message: 'must be an http(s) URL' })
+  PROMETHEUS_URL?: string;
+
   /** How long graceful shutdown waits for in-flight work, in ms. */
   @Transform(toInt) @IsInt() @Min(0) @Max(600000)
   SHUTDOWN_TIMEOUT_MS = 10000;
@@ -113,7 +121,7 @@ export class AppConfig {
 /** Raised when configuration is invalid; the message names every bad variable. */
 export class ConfigError extends Error {}
 
-const KEYS = Object.keys(new AppConfig()).concat(['DATABASE_URL', 'ETCD_ENDPOINTS', 'REPLICA_ID']);
+const KEYS = Object.keys(new AppConfig()).concat(['DATABASE_URL', 'ETCD_ENDPOINTS', 'REPLICA_ID', 'PROMETHEUS_URL']);
 
 /**
  * Builds the configuration from `env` (default process.env) and, when

@@ -76,6 +76,8 @@ export const KEYS = {
   revision: '/switchyard/registry/revision',
   leader: '/switchyard/leader',
   members: '/switchyard/members/',
+  /** Per replica: the load its xDS clients reported (LRS), for rollout analysis on the leader. */
+  load: '/switchyard/load/',
 } as const;
 
 /** Nest injection token of the coordination port. */

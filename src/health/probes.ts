@@ -5,6 +5,9 @@ import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { PROTO_DIR } from '../common/paths.js';
 import type { ProbeResult } from '../model/health.js';
+import { refusedTarget } from '../common/ssrf.js';
+
+export { refusedTarget };
 
 /** The settings of a healthCheck policy that a probe needs. */
 export interface ProbeSpec {
@@ -18,17 +21,6 @@ export interface ProbeSpec {
   send?: string;
   expect?: string;
   grpcService?: string;
-}
-
-const METADATA = new Set(['169.254.169.254', 'fd00:ec2::254', '100.100.100.200', '169.254.170.2']);
-
-/** Why a target must not be probed (link-local and cloud metadata ranges), or undefined. */
-export function refusedTarget(address: string, allowLinkLocal: boolean): string | undefined {
-  if (allowLinkLocal) return undefined;
-  if (METADATA.has(address)) return `${address} is a cloud metadata address`;
-  if (isIP(address) === 4 && address.startsWith('169.254.')) return `${address} is link-local`;
-  if (isIP(address) === 6 && /^fe[89ab][0-9a-f]:/i.test(address)) return `${address} is link-local`;
-  return undefined;
 }
 
 const agent = new http.Agent({ keepAlive: false, maxSockets: Infinity });

@@ -4,7 +4,7 @@
  */
 
 /** Resource kinds the registry stores, in the order `apply` writes them (dependencies first). */
-export const KINDS = ['Policy', 'Service', 'Endpoint', 'Route', 'Listener'] as const;
+export const KINDS = ['Policy', 'Service', 'Endpoint', 'Route', 'Listener', 'Rollout'] as const;
 export type Kind = (typeof KINDS)[number];
 
 /** Plural URL segment per kind (`/api/v1/<plural>`). */
@@ -14,6 +14,7 @@ export const PLURAL: Record<Kind, string> = {
   Endpoint: 'endpoints',
   Route: 'routes',
   Listener: 'listeners',
+  Rollout: 'rollouts',
 };
 
 export type Labels = Record<string, string>;
@@ -134,6 +135,8 @@ export interface RetrySettings {
 }
 
 export interface RouteRule {
+  /** Optional name (unique in the route), e.g. the rule a rollout adds. */
+  name?: string;
   match?: RouteMatch;
   backends: Backend[];
   timeoutMs?: number;
@@ -158,4 +161,59 @@ export interface ListenerSpec {
 export interface PolicySpec {
   type: string;
   [settings: string]: unknown;
+}
+
+/** One step of a rollout: exactly one of these. */
+export interface RolloutStep {
+  /** Percent of the managed rules' traffic to the canary subset (the stable subset gets the rest). */
+  setWeight?: number;
+  /** Send calls carrying this header to the canary, whatever the weights (a rule put first on each managed route). */
+  setHeaderRoute?: HeaderMatch;
+  /** Hold: for `seconds` (and until an analysis passes), or, with no seconds, until promoted by hand. */
+  pause?: { seconds?: number };
+}
+
+/** One analysis metric: a built-in (successRate, successRateVsStable, latencyP99) or a Prometheus query. */
+export interface RolloutMetric {
+  name: string;
+  /** successRate, or a query's value: at least this. */
+  min?: number;
+  /** A query's value: at most this. */
+  max?: number;
+  /** latencyP99: at most this many milliseconds. */
+  maxMs?: number;
+  /** successRateVsStable: the canary's success rate at most this many points below the stable's. */
+  maxDropPoints?: number;
+  /** PromQL, with {{service}}, {{stable}}, {{canary}}, {{interval}} filled in; needs a Prometheus URL. */
+  query?: string;
+}
+
+export interface RolloutWebhook {
+  url: string;
+  timeoutMs?: number;
+}
+
+export const ROLLOUT_ACTIONS = ['promote', 'pause', 'resume', 'abort', 'retry'] as const;
+export type RolloutAction = (typeof ROLLOUT_ACTIONS)[number];
+
+/** A canary rollout of one service from its stable subset to its canary subset. */
+export interface RolloutSpec {
+  service: string;
+  stable: string;
+  canary: string;
+  /** Routes whose rules this rollout manages; all routes that send to the stable subset when absent. */
+  routes?: string[];
+  steps: RolloutStep[];
+  analysis?: {
+    intervalSeconds: number;
+    failureLimit: number;
+    minRequests: number;
+    metrics: RolloutMetric[];
+    prometheus?: { url: string };
+  };
+  webhooks?: { preRollout?: RolloutWebhook; confirmPromotion?: RolloutWebhook; postRollout?: RolloutWebhook; rollback?: RolloutWebhook };
+  /** promote (default): end at 100 % canary, the canary the new stable; keep: end at the last step's weights. */
+  onSuccess?: 'promote' | 'keep';
+  /** The last action asked of the controller (written by the actions API, so it is in the change log with its actor). */
+  control?: { id: string; action: RolloutAction; full?: boolean };
 }

@@ -9,17 +9,20 @@ import { RegistryEvents } from './registry-events.js';
 import { RegistryService } from './registry.service.js';
 import { ApplyController } from './rest/apply.controller.js';
 import { EndpointsController } from './rest/endpoints.controller.js';
-import { ListenersController, PoliciesController, RoutesController, ServicesController } from './rest/resource.controllers.js';
+import { ListenersController, PoliciesController, RolloutsController, RoutesController, ServicesController } from './rest/resource.controllers.js';
+import { RolloutActionsController } from './rest/rollout-actions.controller.js';
+import { RolloutActions } from './rollout-actions.js';
 import { REGISTRY_STORE } from './store/registry-store.js';
 import { TypeormRegistryStore } from './store/typeorm-registry-store.js';
 
 /** Resources, their store, and the REST and gRPC APIs over them. */
 @Module({
   imports: [ObservabilityModule],
-  controllers: [ServicesController, EndpointsController, RoutesController, ListenersController, PoliciesController, ApplyController],
+  controllers: [ServicesController, EndpointsController, RoutesController, ListenersController, PoliciesController, RolloutsController, RolloutActionsController, ApplyController],
   providers: [
     { provide: REGISTRY_STORE, inject: [Database], useFactory: (db: Database) => new TypeormRegistryStore(db.dataSource) },
     RegistryService,
+    RolloutActions,
     EphemeralEndpoints,
     EndpointsService,
     OrphanSweeper,

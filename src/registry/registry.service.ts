@@ -3,7 +3,8 @@ import { Inject, Injectable } from '@nestjs/common';
 import { AlreadyExists, Conflict, type FieldViolation, NotFound, PreconditionFailed, ValidationFailed } from '../common/errors.js';
 import { policyKind } from '../policies/index.js';
 import { parseLabelSelector } from './label-selector.js';
-import { type Change, describeKey, type Kind, KINDS, keyOf, type PolicySpec, type Resource, type ResourceInput, type ResourceKey, type ServiceSpec } from '../model/resources.js';
+import { type Change, describeKey, type Kind, KINDS, keyOf, type PolicySpec, type Resource, type ResourceInput, type ResourceKey, type RolloutSpec, type RouteSpec, type ServiceSpec } from '../model/resources.js';
+import { ACTIVE_PHASES, type RolloutState } from '../model/rollout.js';
 import { outgoingRefs, referrerQueries, withoutRefs } from './references.js';
 import { RegistryEvents } from './registry-events.js';
 import { REGISTRY_STORE, type RegistryStore, type WriteTx } from './store/registry-store.js';
@@ -141,6 +142,7 @@ export class RegistryService {
       const current = await tx.get(key);
       if (!current) throw new NotFound(`${describeKey(key)} not found`);
       checkPrecondition(current, ctx.ifMatch, undefined);
+      await guardOwnedRoute(tx, current, null, ctx.actor);
       const result: DeleteResult = { deleted: [], updated: [] };
       await this.deleteWithReferrers(tx, current, !!ctx.cascade, result);
       const gone = new Set(result.deleted.map((r) => `${r.kind}/${r.service ?? ''}/${r.name}`));
@@ -194,6 +196,7 @@ export class RegistryService {
             continue;
           }
           const status = healthStatus(p.input, current, ctx.actor);
+          if (current) await guardOwnedRoute(tx, current, p.input, ctx.actor, prefix);
           const res = current ? await tx.update(current, p.input, status) : await tx.create(p.input, status);
           written.push({ input: p.input, previous: current, prefix });
           results.push({ ...refOf(res), result: current ? 'updated' : 'created', index: p.index });
@@ -218,6 +221,7 @@ export class RegistryService {
     if (sameContent(current, parsed.input)) return current;
     if (key.kind === 'Policy' && (current.spec as PolicySpec).type !== (parsed.input.spec as PolicySpec).type)
       throw new ValidationFailed([{ field: 'spec.type', message: `cannot change from ${(current.spec as PolicySpec).type}; delete and recreate the policy` }]);
+    await guardOwnedRoute(tx, current, parsed.input, ctx.actor);
     const updated = await tx.update(current, parsed.input, healthStatus(parsed.input, current, ctx.actor));
     await this.checkIntegrity(tx, [{ input: parsed.input, previous: current, prefix: '' }]);
     return updated;
@@ -254,11 +258,11 @@ export class RegistryService {
           else if (type) byType.set(type, { name: ref.name, field: at(w.prefix, ref.field) });
         }
         const target = await lookup(ref.kind, ref.name);
-        const field = at(w.prefix, ref.kind === 'Service' ? `${ref.field}.service` : ref.field);
+        const field = at(w.prefix, ref.field);
         if (!target) {
           violations.push({ field, message: `${ref.kind} ${ref.name} does not exist` });
         } else if (ref.subset !== undefined && !((target.spec as unknown as ServiceSpec).subsets ?? []).some((s) => s.name === ref.subset)) {
-          violations.push({ field: at(w.prefix, `${ref.field}.subset`), message: `Service ${ref.name} has no subset ${ref.subset}` });
+          violations.push({ field: at(w.prefix, ref.subsetField ?? ref.field), message: `Service ${ref.name} has no subset ${ref.subset}` });
         } else if (ref.kind === 'Policy') {
           const type = (target.spec as PolicySpec).type;
           const kind = w.input.kind as 'Service' | 'Route';
@@ -267,6 +271,16 @@ export class RegistryService {
         }
       }
     }
+    for (const w of written) {
+      if (w.input.kind !== 'Rollout') continue;
+      const r = w.input.spec as unknown as RolloutSpec;
+      const listed = r.routes ?? [];
+      const routes = listed.length ? await tx.getMany('Route', listed) : await tx.findContaining('Route', { rules: [{ backends: [{ service: r.service, subset: r.stable }] }] });
+      for (const route of routes)
+        if (!sendsTo(route, r.service, r.stable))
+          violations.push({ field: at(w.prefix, `spec.routes[${listed.indexOf(route.name)}]`), message: `Route ${route.name} has no rule that sends to Service ${r.service} subset ${r.stable}` });
+      if (!listed.length && !routes.length) violations.push({ field: at(w.prefix, 'spec.routes'), message: `no Route sends to Service ${r.service} subset ${r.stable}: list the routes, or create one first` });
+    }
     if (violations.length) throw new ValidationFailed(violations);
 
     for (const w of written) {
@@ -274,9 +288,10 @@ export class RegistryService {
       const now = new Set(((w.input.spec as unknown as ServiceSpec).subsets ?? []).map((s) => s.name));
       for (const s of (w.previous.spec as unknown as ServiceSpec).subsets ?? []) {
         if (now.has(s.name)) continue;
-        const users = await tx.findContaining('Route', referrerQueries('Service', w.input.name, s.name)[0].fragment);
+        const users: Resource[] = [];
+        for (const q of referrerQueries('Service', w.input.name, s.name)) users.push(...(await tx.findContaining(q.kind, q.fragment)));
         if (users.length)
-          throw new Conflict(`subset ${s.name} of Service ${w.input.name} is used by ${users.map((u) => `Route ${u.name}`).join(', ')}`, {
+          throw new Conflict(`subset ${s.name} of Service ${w.input.name} is used by ${users.map((u) => `${u.kind} ${u.name}`).join(', ')}`, {
             referrers: users.map(refOf),
           });
       }
@@ -306,6 +321,34 @@ export class RegistryService {
     }
     await tx.remove(target);
     result.deleted.push(refOf(target));
+  }
+}
+
+/** Whether a route has a rule sending to `service`'s `subset`. */
+const sendsTo = (route: Resource | ResourceInput, service: string, subset: string) =>
+  (route.spec as unknown as RouteSpec).rules.some((rule) => rule.backends.some((b) => b.service === service && b.subset === subset));
+
+/**
+ * While a rollout runs, it owns the rules of its routes: a write by anyone
+ * else that changes them (or deletes the route) is refused with 409, so a
+ * manual weight change cannot fight the controller.
+ */
+async function guardOwnedRoute(tx: WriteTx, current: Resource, next: ResourceInput | null, actor: string, prefix = ''): Promise<void> {
+  if (current.kind !== 'Route' || actor.startsWith('rollout/')) return;
+  if (next && stableJson((next.spec as unknown as RouteSpec).rules) === stableJson((current.spec as unknown as RouteSpec).rules)) return;
+  const services = new Set((current.spec as unknown as RouteSpec).rules.flatMap((rule) => rule.backends.map((b) => b.service)));
+  for (const service of services) {
+    for (const ro of await tx.findContaining('Rollout', { service })) {
+      const spec = ro.spec as unknown as RolloutSpec;
+      const phase = (ro.status.rollout as RolloutState | undefined)?.phase ?? 'Pending';
+      if (!ACTIVE_PHASES.includes(phase)) continue;
+      const owns = spec.routes?.length ? spec.routes.includes(current.name) : sendsTo(current, spec.service, spec.stable);
+      if (owns)
+        throw new Conflict(`${prefix ? `${prefix}: ` : ''}Route ${current.name} is managed by Rollout ${ro.name} (phase ${phase}): its rules change only through the rollout; abort it or wait for it to finish`, {
+          rollout: ro.name,
+          phase,
+        });
+    }
   }
 }
 

@@ -3,7 +3,7 @@ import { validatePlain } from '../common/validate.js';
 import { policyKind } from '../policies/index.js';
 import { checkRetry } from '../policies/retry/retry.schema.js';
 import { DTO_BY_KIND, type ResourceDto } from './dto/index.js';
-import { KINDS, type Kind, type PolicySpec, type ResourceInput, type RouteSpec, type ServiceSpec, type ListenerSpec } from '../model/resources.js';
+import { type HeaderMatch, KINDS, type Kind, type ListenerSpec, type PolicySpec, type ResourceInput, type RolloutMetric, type RolloutSpec, type RouteSpec, type ServiceSpec } from '../model/resources.js';
 
 /** A resource after validation, with the optional version the client expects. */
 export interface ParsedResource {
@@ -71,6 +71,8 @@ export function semanticViolations(r: ResourceInput, path: string): FieldViolati
       return duplicates((r.spec as unknown as ListenerSpec).routes, `${path}.routes`);
     case 'Policy':
       return policyRules(r.spec as PolicySpec, path);
+    case 'Rollout':
+      return rolloutRules(r.spec as unknown as RolloutSpec, path);
     default:
       return [];
   }
@@ -98,19 +100,14 @@ function serviceRules(s: ServiceSpec, path: string): FieldViolation[] {
 function routeRules(s: RouteSpec, path: string): FieldViolation[] {
   const out = duplicates(s.hosts, `${path}.hosts`);
   out.push(...duplicates(s.policies, `${path}.policies`));
+  out.push(...duplicates(s.rules.map((r, i) => r.name ?? `\u0000${i}`), `${path}.rules`).map((v) => ({ ...v, field: `${v.field}.name` })));
   s.rules.forEach((rule, i) => {
     const rp = `${path}.rules[${i}]`;
     const m = rule.match;
     const kinds = (['pathPrefix', 'path', 'regex'] as const).filter((k) => m?.[k] !== undefined);
     if (kinds.length > 1) out.push({ field: `${rp}.match`, message: `set only one of pathPrefix, path, regex (got ${kinds.join(', ')})` });
     if (m?.regex !== undefined) out.push(...regexProblem(m.regex, `${rp}.match.regex`));
-    m?.headers?.forEach((h, j) => {
-      const hp = `${rp}.match.headers[${j}]`;
-      const set = (['exact', 'prefix', 'regex', 'present'] as const).filter((k) => h[k] !== undefined);
-      if (set.length !== 1) out.push({ field: hp, message: `set exactly one of exact, prefix, regex, present (got ${set.length ? set.join(', ') : 'none'})` });
-      if (h.present === false) out.push({ field: `${hp}.present`, message: 'must be true when set (use invert to match absence)' });
-      if (h.regex !== undefined) out.push(...regexProblem(h.regex, `${hp}.regex`));
-    });
+    m?.headers?.forEach((h, j) => out.push(...headerRules(h, `${rp}.match.headers[${j}]`)));
     const total = rule.backends.reduce((a, b) => a + b.weight, 0);
     if (total <= 0) out.push({ field: `${rp}.backends`, message: 'weights must add up to more than 0' });
     out.push(
@@ -120,6 +117,47 @@ function routeRules(s: RouteSpec, path: string): FieldViolation[] {
       })),
     );
     out.push(...checkRetry(rule.retry, `${rp}.retry`));
+  });
+  return out;
+}
+
+function headerRules(h: HeaderMatch, hp: string): FieldViolation[] {
+  const out: FieldViolation[] = [];
+  const set = (['exact', 'prefix', 'regex', 'present'] as const).filter((k) => h[k] !== undefined);
+  if (set.length !== 1) out.push({ field: hp, message: `set exactly one of exact, prefix, regex, present (got ${set.length ? set.join(', ') : 'none'})` });
+  if (h.present === false) out.push({ field: `${hp}.present`, message: 'must be true when set (use invert to match absence)' });
+  if (h.regex !== undefined) out.push(...regexProblem(h.regex, `${hp}.regex`));
+  return out;
+}
+
+const BUILTIN_METRICS: Record<string, { needs: keyof RolloutMetric; query: boolean }> = {
+  successRate: { needs: 'min', query: false },
+  successRateVsStable: { needs: 'maxDropPoints', query: false },
+  latencyP99: { needs: 'maxMs', query: true },
+};
+
+function rolloutRules(s: RolloutSpec, path: string): FieldViolation[] {
+  const out: FieldViolation[] = duplicates(s.routes, `${path}.routes`);
+  if (s.stable === s.canary) out.push({ field: `${path}.canary`, message: 'must differ from stable' });
+  s.steps.forEach((step, i) => {
+    const sp = `${path}.steps[${i}]`;
+    const set = (['setWeight', 'setHeaderRoute', 'pause'] as const).filter((k) => step[k] !== undefined);
+    if (set.length !== 1) out.push({ field: sp, message: `set exactly one of setWeight, setHeaderRoute, pause (got ${set.length ? set.join(', ') : 'none'})` });
+    if (step.setHeaderRoute) out.push(...headerRules(step.setHeaderRoute, `${sp}.setHeaderRoute`));
+  });
+  const metrics = s.analysis?.metrics ?? [];
+  out.push(...duplicates(metrics.map((m) => m.name), `${path}.analysis.metrics`).map((v) => ({ ...v, field: `${v.field}.name` })));
+  metrics.forEach((m, i) => {
+    const mp = `${path}.analysis.metrics[${i}]`;
+    const builtin = BUILTIN_METRICS[m.name];
+    if (builtin) {
+      if (m[builtin.needs] === undefined) out.push({ field: `${mp}.${builtin.needs}`, message: `is required for ${m.name}` });
+      if (m.query !== undefined && !builtin.query) out.push({ field: `${mp}.query`, message: `${m.name} is measured from load reports; it takes no query` });
+      if (m.name === 'successRate' && m.min !== undefined && (m.min < 0 || m.min > 100)) out.push({ field: `${mp}.min`, message: 'must be a percentage, 0 to 100' });
+    } else {
+      if (m.query === undefined) out.push({ field: `${mp}.query`, message: `is required: ${m.name} is not one of ${Object.keys(BUILTIN_METRICS).join(', ')}` });
+      if (m.min === undefined && m.max === undefined) out.push({ field: mp, message: 'set min or max' });
+    }
   });
   return out;
 }

@@ -1,5 +1,5 @@
 import type { CheckedState } from '../model/health.js';
-import { KINDS, type EndpointSpec, type ListenerSpec, type PolicySpec, type Resource, type RouteRule, type RouteSpec, type ServiceSpec } from '../model/resources.js';
+import { KINDS, type EndpointSpec, type ListenerSpec, type PolicySpec, type Resource, type RolloutSpec, type RouteRule, type RouteSpec, type ServiceSpec } from '../model/resources.js';
 import { mergeEndpoints } from './endpoints.js';
 import { type PolicyPlugin, renders } from './plugin.js';
 import { byName, clusterName, type IR, type IrCluster, type IrDestination, type IrHealth, type IrListener, type IrLocality, type IrVirtualHost, type PolicyMap, type TranslationIssue, usable } from './types.js';
@@ -51,6 +51,8 @@ export function buildIR(input: TranslateInput, plugins: readonly PolicyPlugin[])
 
   // Clusters only for what routes use: a service is sent when some route points at it.
   const used = usedClusters(routes);
+  // A rollout judges its stable and canary subsets on the load their clients report.
+  const reported = new Set(of<RolloutSpec>('Rollout').flatMap((r) => [clusterName(r.spec.service, r.spec.stable), clusterName(r.spec.service, r.spec.canary)]));
   const clusters: IrCluster[] = [];
   const endpointIssues: Record<string, TranslationIssue[]> = {};
   const svcByName = new Map(services.map((s) => [s.name, s]));
@@ -60,6 +62,7 @@ export function buildIR(input: TranslateInput, plugins: readonly PolicyPlugin[])
       used,
       resolver.forService(svc),
       input.panicShare ?? 0.5,
+      reported,
     );
     clusters.push(...out.clusters);
     if (out.issues.length) endpointIssues[svc.name] = out.issues;
@@ -134,8 +137,8 @@ export function patchEndpoints(ir: IR, revision: number, changed: ServiceInput[]
   const fresh = new Map<string, IrCluster>();
   const endpointIssues = { ...ir.endpointIssues };
   for (const c of changed) {
-    const policies = ir.clusters.find((cl) => cl.service === c.service.name)?.policies;
-    const out = serviceClusters(c, used, policies, panicShare);
+    const own = ir.clusters.filter((cl) => cl.service === c.service.name);
+    const out = serviceClusters(c, used, own[0]?.policies, panicShare, new Set(own.filter((cl) => cl.loadReporting).map((cl) => cl.name)));
     for (const cl of out.clusters) fresh.set(cl.name, cl);
     // A cluster gaining or losing its last usable endpoint changes routes (see destinations): that needs a full build.
     if (out.clusters.some((cl) => usable(cl) !== usable(ir.clusters.find((o) => o.name === cl.name)!))) return undefined;
@@ -188,7 +191,7 @@ function sortIssues(list: TranslationIssue[]): TranslationIssue[] {
 }
 
 /** The clusters of one service that routes use, with its endpoints merged and grouped by locality. */
-function serviceClusters(input: ServiceInput, used: Set<string>, policies: PolicyMap | undefined, panicShare: number): { clusters: IrCluster[]; issues: TranslationIssue[] } {
+function serviceClusters(input: ServiceInput, used: Set<string>, policies: PolicyMap | undefined, panicShare: number, reported: ReadonlySet<string>): { clusters: IrCluster[]; issues: TranslationIssue[] } {
   const svc = input.service;
   const clusters: IrCluster[] = [];
   const merged = mergeEndpoints(svc.name, { durable: input.durable, heartbeat: input.heartbeat ?? [], checked: input.checked ?? NO_CHECKS }, panicShare);
@@ -215,6 +218,7 @@ function serviceClusters(input: ServiceInput, used: Set<string>, policies: Polic
       protocol: svc.spec.protocol,
       connectTimeoutMs: svc.spec.connectTimeoutMs ?? 1000,
       ...(policies ? { policies } : {}),
+      ...(reported.has(name) ? { loadReporting: true as const } : {}),
       localities: groupLocalities(members),
     });
   }

@@ -77,6 +77,8 @@ export interface IrCluster {
   connectTimeoutMs: number;
   /** Policies attached to the service. */
   policies?: PolicyMap;
+  /** Clients report this cluster's calls over LRS (a rollout judges it). */
+  loadReporting?: true;
   localities: IrLocality[];
 }
 

@@ -111,6 +111,8 @@ class GroupRenderer {
       eds_cluster_config: { eds_config: ADS, service_name: c.name },
       connect_timeout: duration(c.connectTimeoutMs),
       lb_policy: 'ROUND_ROBIN',
+      // Report load to the server that sent this cluster (gRPC accepts only `self`).
+      ...(c.loadReporting ? { lrs_server: { self: {} } } : {}),
     };
     const out = this.decorate(base, c.policies, c, 'cluster', { kind: 'Service', name: c.service });
     // Envoy must speak HTTP/2 to gRPC upstreams; proxyless clients always do.

@@ -6,6 +6,7 @@ import { SnapshotCache, XDS_CACHE } from './cache/cache.js';
 import { ProxiesController } from './proxies.controller.js';
 import { ProxiesService } from './proxies.service.js';
 import { XdsPublisher } from './publisher.js';
+import { LoadReports } from './server/lrs.js';
 import { ProxyRegistry } from './server/proxies.js';
 import { XdsServer } from './server/xds.server.js';
 import { XdsMetrics } from './xds-metrics.js';
@@ -18,11 +19,12 @@ import { XdsMetrics } from './xds-metrics.js';
     { provide: SnapshotCache, useFactory: () => new SnapshotCache(POLICY_KINDS) },
     { provide: XDS_CACHE, useExisting: SnapshotCache },
     { provide: ProxyRegistry, useFactory: () => new ProxyRegistry() },
+    { provide: LoadReports, useFactory: () => new LoadReports() },
     XdsMetrics,
     XdsPublisher,
     XdsServer,
     ProxiesService,
   ],
-  exports: [SnapshotCache, XdsServer, XdsPublisher],
+  exports: [SnapshotCache, XdsServer, XdsPublisher, LoadReports],
 })
 export class XdsModule {}

@@ -3,6 +3,7 @@ import { EndpointDto } from './endpoint.dto.js';
 import { ListenerDto } from './listener.dto.js';
 import { PolicyDto } from './policy.dto.js';
 import type { ResourceDto } from './resource.dto.js';
+import { RolloutDto } from './rollout.dto.js';
 import { RouteDto } from './route.dto.js';
 import { ServiceDto } from './service.dto.js';
 
@@ -13,7 +14,8 @@ export const DTO_BY_KIND: Record<Kind, new () => ResourceDto> = {
   Route: RouteDto,
   Listener: ListenerDto,
   Policy: PolicyDto,
+  Rollout: RolloutDto,
 };
 
-export { EndpointDto, ListenerDto, PolicyDto, RouteDto, ServiceDto };
+export { EndpointDto, ListenerDto, PolicyDto, RolloutDto, RouteDto, ServiceDto };
 export type { ResourceDto };

@@ -63,6 +63,8 @@ export class BackendDto {
 }
 
 export class RouteRuleDto {
+  @IsOptional() @DnsLabel('rule name, unique in the route') name?: string;
+
   @ApiPropertyOptional({ type: RouteMatchDto, description: 'absent = match everything (prefix /)' })
   @IsOptional()
   @IsObject({ message: 'must be an object' })

@@ -8,6 +8,7 @@ import { toGrpcError } from '../../common/grpc-errors.js';
 import { PROTO_DIR } from '../../common/paths.js';
 import { MetricsService } from '../../observability/metrics.service.js';
 import { type Kind, KINDS, type Resource, type ResourceKey } from '../../model/resources.js';
+import { RolloutActions } from '../rollout-actions.js';
 import { RegistryService, type ResourceRef } from '../registry.service.js';
 import { jsonToStruct, type PbStruct, structToJson } from './struct.js';
 
@@ -85,6 +86,7 @@ export class RegistryGrpcServer implements OnApplicationBootstrap, BeforeApplica
 
   constructor(
     private readonly registry: RegistryService,
+    private readonly rollouts: RolloutActions,
     @Inject(AppConfig) private readonly config: AppConfig,
     private readonly metrics: MetricsService,
   ) {}
@@ -120,6 +122,7 @@ export class RegistryGrpcServer implements OnApplicationBootstrap, BeforeApplica
         const out = await r.apply((req.resources as PbResource[]).map(bodyFrom), { actor: actor(call), dryRun: req.dryRun });
         return { dryRun: out.dryRun, results: out.results.map(({ result, ...ref }) => ({ ref: refToPb(ref), result })) };
       }),
+      RolloutAction: this.unary('RolloutAction', async (req: any, call) => toPb(await this.rollouts.act(req.name, req.action, { actor: actor(call), full: req.full }))),
       ListChanges: this.unary('ListChanges', async (req: any) => {
         if (req.since < 0) throw new ValidationFailed([{ field: 'since', message: 'must be >= 0' }]);
         const out = await r.changes(req.since, clamp(req.limit));

@@ -39,3 +39,9 @@ export class ChangesQueryDto {
   @IsOptional() @Type(() => Number) @IsInt({ message: 'must be an integer' }) @Min(1, { message: 'must be >= 1' }) @Max(1000, { message: 'must be <= 1000' })
   limit?: number;
 }
+
+export class PromoteQueryDto {
+  @ApiPropertyOptional({ description: 'promote: straight to the end (100 % canary)' })
+  @IsOptional() @Transform(toBool) @IsBoolean({ message: 'must be true or false' })
+  full?: boolean;
+}

@@ -1,7 +1,7 @@
 import { Body, Controller, Delete, Get, Param, Patch, Post, Put, Query, type Type } from '@nestjs/common';
 import { ApiBody, ApiConsumes, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { WriteCtx } from '../../common/http.js';
-import { ListenerDto, PolicyDto, RouteDto, ServiceDto, type ResourceDto } from '../dto/index.js';
+import { ListenerDto, PolicyDto, RolloutDto, RouteDto, ServiceDto, type ResourceDto } from '../dto/index.js';
 import { type Kind, PLURAL } from '../../model/resources.js';
 import { RegistryService, type WriteContext } from '../registry.service.js';
 import { DeleteQueryDto, ListQueryDto } from './query.dto.js';
@@ -63,3 +63,4 @@ export const ServicesController = resourceController('Service', ServiceDto);
 export const RoutesController = resourceController('Route', RouteDto);
 export const ListenersController = resourceController('Listener', ListenerDto);
 export const PoliciesController = resourceController('Policy', PolicyDto);
+export const RolloutsController = resourceController('Rollout', RolloutDto);

@@ -18,6 +18,7 @@ const FILES = [
   'envoy/extensions/filters/http/local_ratelimit/v3/local_rate_limit.proto',
   'envoy/extensions/retry/host/previous_hosts/v3/previous_hosts.proto',
   'envoy/service/discovery/v3/ads.proto',
+  'envoy/service/load_stats/v3/lrs.proto',
   'envoy/service/discovery/v3/discovery.proto',
 ];
 

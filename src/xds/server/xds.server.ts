@@ -5,6 +5,7 @@ import { MetricsService } from '../../observability/metrics.service.js';
 import { groupKey } from '../../translate/types.js';
 import { XDS_CACHE, type XdsCache } from '../cache/cache.js';
 import { TYPE, type TypeUrl } from '../../translate/envoy-types.js';
+import { LoadReports, LRS_SERVICE, serveLoadStats } from './lrs.js';
 import { ProxyRegistry } from './proxies.js';
 import { SotwStream } from './sotw.js';
 import { StreamShared } from './stream-shared.js';
@@ -51,6 +52,7 @@ export class XdsServer implements OnApplicationBootstrap, BeforeApplicationShutd
     @Inject(AppConfig) private readonly config: AppConfig,
     @Inject(XDS_CACHE) private readonly cache: XdsCache,
     readonly proxies: ProxyRegistry,
+    private readonly loads: LoadReports,
     private readonly metrics: XdsMetrics,
     registry: MetricsService,
   ) {
@@ -96,6 +98,11 @@ export class XdsServer implements OnApplicationBootstrap, BeforeApplicationShutd
         },
       );
     }
+    // Load reporting (LRS) on the same port: clients report per-cluster calls, which rollout analysis reads.
+    server.addService(
+      { StreamLoadStats: bidi(`/${LRS_SERVICE}/StreamLoadStats`, passThrough) } as grpc.ServiceDefinition,
+      { StreamLoadStats: (call: grpc.ServerDuplexStream<Buffer, Buffer>) => serveLoadStats(call, this.loads) },
+    );
     this.port = await new Promise<number>((resolve, reject) =>
       server.bindAsync(`${this.config.HOST}:${this.config.XDS_PORT}`, grpc.ServerCredentials.createInsecure(), (err, port) =>
         err ? reject(new Error(`cannot listen on XDS_PORT ${this.config.XDS_PORT}: ${err.message}`)) : resolve(port),

@@ -1,0 +1,21 @@
+import { Controller, HttpCode, Param, Post, Query } from '@nestjs/common';
+import { ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
+import { WriteCtx } from '../../common/http.js';
+import { RolloutActions } from '../rollout-actions.js';
+import type { WriteContext } from '../registry.service.js';
+import { PromoteQueryDto } from './query.dto.js';
+
+/** POST /api/v1/rollouts/:name/{promote,pause,resume,abort,retry}: recorded as a change of the Rollout, carried out by the leader. */
+@ApiTags('rollouts')
+@Controller('api/v1/rollouts/:name')
+export class RolloutActionsController {
+  constructor(private readonly rollouts: RolloutActions) {}
+
+  @Post(':action')
+  @HttpCode(200)
+  @ApiParam({ name: 'action', enum: ['promote', 'pause', 'resume', 'abort', 'retry'] })
+  @ApiOperation({ summary: 'Promote (the next step now; ?full=true: straight to the end), pause, resume, abort (back to stable now) or retry a rollout; 409 when its phase does not allow it' })
+  act(@Param('name') name: string, @Param('action') action: string, @Query() q: PromoteQueryDto, @WriteCtx() ctx: WriteContext) {
+    return this.rollouts.act(name, action, { ...ctx, full: q.full });
+  }
+}
