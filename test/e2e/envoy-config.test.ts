@@ -92,5 +92,18 @@ describe('what we ship for Envoy and gRPC users', () => {
         assert.equal(r.typed_per_filter_config['envoy.filters.http.local_ratelimit'].token_bucket.max_tokens, 10);
       }
     });
+
+    it('envoy/demo-rollout.yaml applies on top of the demo, and its subsets report load to Switchyard (lrs_server self)', async () => {
+      const res = await app.http('POST', '/api/v1/apply', read('envoy/demo-rollout.yaml'), { 'content-type': 'application/yaml' });
+      assert.equal(res.status, 200, res.text);
+      const cache = app.app.get(SnapshotCache);
+      await eventually(async () => {
+        const s = cache.snapshot({ kind: 'envoy', cluster: 'default' })!;
+        const clusters = s.types[TYPE.cluster].list.map((r) => r.json as any);
+        assert.deepEqual(clusters.filter((c) => c.lrs_server).map((c) => c.name).sort(), ['demo/v1', 'demo/v2'].filter((n) => clusters.some((c) => c.name === n)));
+        assert.ok(clusters.some((c) => c.lrs_server), 'some cluster reports load');
+        assert.deepEqual(s.issues, []);
+      });
+    });
   });
 });

@@ -97,6 +97,18 @@ describe('management gRPC API (real client, same rules as REST)', () => {
     await assert.rejects(unary(client, 'Get', { key: { kind: 'Route', name: 'r2' } }), code(grpc.status.NOT_FOUND));
   });
 
+  it('rollout actions over gRPC: recorded as a change by the caller; a phase that does not allow it is FAILED_PRECONDITION', async () => {
+    const rollout = { kind: 'Rollout', name: 'echo-v2', spec: { service: 'echo', stable: 'v1', canary: 'v2', routes: ['echo'], steps: [{ setWeight: 10 }, { pause: {} }] } };
+    await unary(client, 'Create', { resource: pb(rollout) });
+    await assert.rejects(unary(client, 'RolloutAction', { name: 'echo-v2', action: 'teleport' }), (e: grpc.ServiceError) => e.code === grpc.status.INVALID_ARGUMENT && badRequestViolations(e)[0].field === 'action');
+    await assert.rejects(unary(client, 'RolloutAction', { name: 'echo-v2', action: 'retry' }), code(grpc.status.FAILED_PRECONDITION));
+    await assert.rejects(unary(client, 'RolloutAction', { name: 'nope', action: 'abort' }), code(grpc.status.NOT_FOUND));
+    const r = await unary(client, 'RolloutAction', { name: 'echo-v2', action: 'abort' });
+    assert.equal((structToJson(r.spec) as any).control.action, 'abort');
+    const changes = (await app.http('GET', '/api/v1/changes?since=0&limit=1000')).body.changes;
+    assert.ok(changes.some((c: any) => c.kind === 'Rollout' && c.name === 'echo-v2' && c.op === 'update' && c.actor === 'grpc-tester'));
+  });
+
   it('counts calls in /metrics by method and code', async () => {
     const text = (await app.http('GET', '/metrics')).text;
     assert.match(text, /switchyard_grpc_requests_total\{method="Create",code="OK"\} \d+/);

@@ -6,6 +6,7 @@ import { echoRoute, echoService } from '../support/fixtures.js';
 const svc = echoService();
 const route = echoRoute();
 const policy = (spec: Record<string, unknown>) => ({ name: 'p', spec });
+const rollout = (spec: Record<string, unknown>) => ({ name: 'ro', spec: { service: 'echo', stable: 'v1', canary: 'v2', steps: [{ setWeight: 10 }], ...spec } });
 
 /** [what, path, body, field, message pattern] */
 const CASES: [string, string, unknown, string, RegExp][] = [
@@ -81,6 +82,16 @@ const CASES: [string, string, unknown, string, RegExp][] = [
   ['fault abort unknown code', '/api/v1/policies', policy({ type: 'faultInjection', faultInjection: { abort: { grpcStatus: 'OOPS', percent: 5 } } }), 'spec.faultInjection.abort.grpcStatus', /one of/],
   ['fault percent over 100', '/api/v1/policies', policy({ type: 'faultInjection', faultInjection: { delay: { fixedMs: 10, percent: 101 } } }), 'spec.faultInjection.delay.percent', /<= 100/],
   ['fault percent too precise', '/api/v1/policies', policy({ type: 'faultInjection', faultInjection: { delay: { fixedMs: 10, percent: 0.00001 } } }), 'spec.faultInjection.delay.percent', /at most 4 decimals/],
+  ['rollout canary = stable', '/api/v1/rollouts', rollout({ canary: 'v1' }), 'spec.canary', /must differ from stable/],
+  ['rollout step with two actions', '/api/v1/rollouts', rollout({ steps: [{ setWeight: 10, pause: {} }] }), 'spec.steps[0]', /exactly one of setWeight, setHeaderRoute, pause/],
+  ['rollout weight > 100', '/api/v1/rollouts', rollout({ steps: [{ setWeight: 101 }] }), 'spec.steps[0].setWeight', /<= 100/],
+  ['rollout header step without a match', '/api/v1/rollouts', rollout({ steps: [{ setHeaderRoute: { name: 'x-c' } }] }), 'spec.steps[0].setHeaderRoute', /exactly one of exact/],
+  ['rollout successRate without min', '/api/v1/rollouts', rollout({ analysis: { intervalSeconds: 5, failureLimit: 1, minRequests: 1, metrics: [{ name: 'successRate' }] } }), 'spec.analysis.metrics[0].min', /required for successRate/],
+  ['rollout custom metric without query', '/api/v1/rollouts', rollout({ analysis: { intervalSeconds: 5, failureLimit: 1, minRequests: 1, metrics: [{ name: 'errors', max: 1 }] } }), 'spec.analysis.metrics[0].query', /is required/],
+  ['rollout webhook not a URL', '/api/v1/rollouts', rollout({ webhooks: { preRollout: { url: 'ftp://x' } } }), 'spec.webhooks.preRollout.url', /http\(s\) URL/],
+  ['rollout unknown subset', '/api/v1/rollouts', rollout({ canary: 'v9' }), 'spec.canary', /has no subset v9/],
+  ['rollout unknown service', '/api/v1/rollouts', rollout({ service: 'nope' }), 'spec.service', /does not exist/],
+  ['rollout with no route to the stable subset', '/api/v1/rollouts', rollout({}), 'spec.routes', /no Route sends to Service echo subset v1/],
   ['body is an array', '/api/v1/services', [svc], '(body)', /object/],
 ];
 
