@@ -1,5 +1,4 @@
 import { type DynamicModule, Global, Inject, Module, type OnApplicationShutdown } from '@nestjs/common';
-import { LoggerModule } from 'nestjs-pino';
 import { AppConfig } from './config/config.js';
 import { CoordinationModule } from './coordination/coordination.module.js';
 import { Database } from './database/database.js';
@@ -39,13 +38,6 @@ export class AppModule {
       module: AppModule,
       imports: [
         CoreModule.forRoot(config, db),
-        LoggerModule.forRoot({
-          pinoHttp: {
-            level: config.LOG_LEVEL,
-            redact: ['req.headers.authorization', 'req.headers.cookie'],
-            autoLogging: { ignore: (req) => req.url === '/health' || req.url === '/ready' || req.url === '/metrics' },
-          },
-        }),
         CoordinationModule,
         ObservabilityModule,
         RegistryModule,

@@ -3,7 +3,7 @@ import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import express, { type NextFunction, type Request, type Response } from 'express';
-import { Logger } from 'nestjs-pino';
+import { createLogger, httpLogging, NestPinoLogger } from './observability/logger.js';
 import { AppModule } from './app.module.js';
 import { createValidationPipe, EtagInterceptor, HttpErrorFilter, toErrorBody } from './common/http.js';
 import { EphemeralEndpoints } from './registry/ephemeral-endpoints.js';
@@ -47,7 +47,9 @@ export async function startApp(config: AppConfig): Promise<RunningApp> {
     throw e;
   }
   try {
-    app.useLogger(app.get(Logger));
+    const logger = createLogger(config.LOG_LEVEL);
+    app.useLogger(new NestPinoLogger(logger));
+    app.use(httpLogging(logger));
     app.disable('x-powered-by');
     app.set('etag', false); // ETag carries resource versions only (set by EtagInterceptor)
     configureHttp(app, config);
@@ -132,7 +134,7 @@ function configureHttp(app: NestExpressApplication, config: AppConfig): void {
   app.use((req: Request, res: Response, next: NextFunction) => {
     const hasBody = req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
     if (!hasBody || !['POST', 'PUT', 'PATCH'].includes(req.method)) return next();
-    const yamlOk = req.path === '/api/v1/apply';
+    const yamlOk = req.path === '/api/v1/apply' || req.path === '/api/v1/preview';
     if (req.is(JSON_TYPES) || (yamlOk && req.is(YAML_TYPES))) return next();
     res.status(415).json({
       statusCode: 415,

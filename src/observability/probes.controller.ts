@@ -4,6 +4,11 @@ import { HealthCheck, HealthCheckService, HealthIndicatorService } from '@nestjs
 import { Replica } from '../coordination/coordination.module.js';
 import { Database } from '../database/database.js';
 import { MetricsService } from './metrics.service.js';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { PACKAGE_ROOT } from '../common/paths.js';
+
+const VERSION = (JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 
 /** Liveness, readiness and Prometheus metrics. */
 @ApiTags('operations')
@@ -57,6 +62,12 @@ export class ProbesController {
         }
       },
     ]);
+  }
+
+  /** Server version, for `switchyard version`. */
+  @Get('api/v1/version')
+  version() {
+    return { version: VERSION, node: process.version };
   }
 
   @Get('metrics')

@@ -48,8 +48,10 @@ export interface ApplyResult {
 }
 
 export interface ChangesResult {
-  /** Current store revision; pass it as `since` to wait for newer changes. */
+  /** Current store revision (the head). */
   revision: number;
+  /** Pass this as `since` to read on: the last revision returned, or the head when nothing was. */
+  nextSince: number;
   changes: Change[];
 }
 
@@ -209,9 +211,10 @@ export class RegistryService {
     );
   }
 
-  /** Change log entries after `since`, oldest first. */
-  changes(since: number, limit: number): Promise<ChangesResult> {
-    return this.store.changes(since, limit);
+  /** Change log entries after `since`, oldest first; with `withObjects`, the resource each wrote. */
+  async changes(since: number, limit: number, withObjects = false): Promise<ChangesResult> {
+    const out = await this.store.changes(since, limit, { withObjects });
+    return { revision: out.revision, nextSince: out.changes.length ? out.changes[out.changes.length - 1].revision : Math.max(since, out.revision), changes: out.changes };
   }
 
   private async updateOne(tx: WriteTx, key: ResourceKey, parsed: ParsedResource, ctx: WriteContext, current?: Resource): Promise<Resource> {
@@ -269,6 +272,17 @@ export class RegistryService {
           if (!policyKind(type)?.attachTo.includes(kind))
             violations.push({ field, message: `Policy ${ref.name} has type ${type}, which cannot be attached to a ${kind}` });
         }
+      }
+    }
+    for (const w of written) {
+      if (w.input.kind !== 'Route') continue;
+      for (const [i, host] of (w.input.spec as unknown as RouteSpec).hosts.entries()) {
+        const other = (await tx.findContaining('Route', { hosts: [host] })).find((r) => r.name !== w.input.name);
+        if (other)
+          throw new Conflict(`${w.prefix ? `${w.prefix}: ` : ''}host ${host} (${at(w.prefix, `spec.hosts[${i}]`)}) is already served by Route ${other.name}`, {
+            field: at(w.prefix, `spec.hosts[${i}]`),
+            conflictsWith: refOf(other),
+          });
       }
     }
     for (const w of written) {

@@ -1,8 +1,11 @@
 import { Module } from '@nestjs/common';
 import { FeedModule } from '../feed/feed.module.js';
+import { RegistryModule } from '../registry/registry.module.js';
 import { ObservabilityModule } from '../observability/observability.module.js';
 import { POLICY_KINDS } from '../policies/index.js';
 import { SnapshotCache, XDS_CACHE } from './cache/cache.js';
+import { PreviewController } from './preview.controller.js';
+import { XdsPreview } from './preview.js';
 import { ProxiesController } from './proxies.controller.js';
 import { ProxiesService } from './proxies.service.js';
 import { XdsPublisher } from './publisher.js';
@@ -13,8 +16,8 @@ import { XdsMetrics } from './xds-metrics.js';
 
 /** Change feed → IR → cache → ADS streams. The server sees only the cache. */
 @Module({
-  imports: [FeedModule, ObservabilityModule],
-  controllers: [ProxiesController],
+  imports: [FeedModule, RegistryModule, ObservabilityModule],
+  controllers: [ProxiesController, PreviewController],
   providers: [
     { provide: SnapshotCache, useFactory: () => new SnapshotCache(POLICY_KINDS) },
     { provide: XDS_CACHE, useExisting: SnapshotCache },
@@ -24,6 +27,7 @@ import { XdsMetrics } from './xds-metrics.js';
     XdsPublisher,
     XdsServer,
     ProxiesService,
+    XdsPreview,
   ],
   exports: [SnapshotCache, XdsServer, XdsPublisher, LoadReports],
 })

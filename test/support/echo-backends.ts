@@ -3,7 +3,7 @@ import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { PACKAGE_ROOT } from '../../src/common/paths.js';
 
-const def = protoLoader.loadSync(join(PACKAGE_ROOT, 'test/fixtures/echo.proto'), { keepCase: true });
+const def = protoLoader.loadSync(join(PACKAGE_ROOT, 'examples/echo.proto'), { keepCase: true });
 const pkg = grpc.loadPackageDefinition(def) as any;
 
 /** How a backend answers Say: after a delay, failing some calls, holding them. */

@@ -22,6 +22,6 @@ export class ApplyController {
   @Get('changes')
   @ApiOperation({ summary: 'The change log after a revision, oldest first' })
   changes(@Query() q: ChangesQueryDto) {
-    return this.registry.changes(q.since ?? 0, q.limit ?? 100);
+    return this.registry.changes(q.since ?? 0, q.limit ?? 100, q.withObjects);
   }
 }

@@ -31,6 +31,10 @@ export class ApplyQueryDto {
 }
 
 export class ChangesQueryDto {
+  @ApiPropertyOptional({ description: 'include each change\'s resource as written (null for deletes)' })
+  @IsOptional() @Transform(toBool) @IsBoolean({ message: 'must be true or false' })
+  withObjects?: boolean;
+
   @ApiPropertyOptional({ minimum: 0, default: 0, description: 'return changes with a revision greater than this' })
   @IsOptional() @Type(() => Number) @IsInt({ message: 'must be an integer' }) @Min(0, { message: 'must be >= 0' })
   since?: number;
