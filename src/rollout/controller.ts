@@ -76,7 +76,12 @@ export class RolloutController implements OnApplicationBootstrap, OnApplicationS
     if (this.stopped) return;
     if (!this.replica.election.isLeader) {
       // A follower keeps nothing: the next leader reads the stored states.
-      if (this.leading) this.states.clear();
+      if (this.leading) {
+        this.states.clear();
+        // Only the leader reports rollouts: a follower exports none, rather than stale ones.
+        this.phaseGauge.reset();
+        this.weightGauge.reset();
+      }
       this.leading = false;
       return;
     }
@@ -122,6 +127,14 @@ export class RolloutController implements OnApplicationBootstrap, OnApplicationS
       if (stableJson(state) !== stableJson(before)) await this.save(r.name, spec, before, state);
       if (e.type === 'analysis') this.analyses.inc({ rollout: r.name, result: e.result.result });
     }
+    // Every tick, so a new leader (or a restarted one) exports its rollouts before their next transition.
+    this.gauges(r.name, spec, state);
+  }
+
+  private gauges(name: string, spec: RolloutSpec, state: RolloutState): void {
+    for (const p of ROLLOUT_PHASES) this.phaseGauge.set({ rollout: name, phase: p }, p === state.phase ? 1 : 0);
+    this.weightGauge.set({ rollout: name, subset: spec.stable }, state.weights.stable);
+    this.weightGauge.set({ rollout: name, subset: spec.canary }, state.weights.canary);
   }
 
   /** Carries out effects; a failed route write throws, so the state is not stored and the tick is retried. */
@@ -206,9 +219,7 @@ export class RolloutController implements OnApplicationBootstrap, OnApplicationS
       // One JSON log line per transition, for log pipelines.
       this.log.log({ event: 'rollout.transition', rollout: name, service: spec.service, from: t.from, to: t.to, step: t.step, weights: state.weights, reason: t.reason });
     }
-    for (const p of ROLLOUT_PHASES) this.phaseGauge.set({ rollout: name, phase: p }, p === state.phase ? 1 : 0);
-    this.weightGauge.set({ rollout: name, subset: spec.stable }, state.weights.stable);
-    this.weightGauge.set({ rollout: name, subset: spec.canary }, state.weights.canary);
+    this.gauges(name, spec, state);
   }
 
   private forget(name: string): void {

@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
 import { badRequestViolations } from '../../src/common/grpc-errors.js';
 import { structToJson } from '../../src/registry/grpc/struct.js';
 import { startTestApp, type TestApp } from '../support/app.js';
@@ -107,6 +110,28 @@ describe('management gRPC API (real client, same rules as REST)', () => {
     assert.equal((structToJson(r.spec) as any).control.action, 'abort');
     const changes = (await app.http('GET', '/api/v1/changes?since=0&limit=1000')).body.changes;
     assert.ok(changes.some((c: any) => c.kind === 'Rollout' && c.name === 'echo-v2' && c.op === 'update' && c.actor === 'grpc-tester'));
+  });
+
+  it('serves gRPC server reflection, so grpcurl needs no proto files', async () => {
+    const def = protoLoader.loadSync(join(dirname(createRequire(import.meta.url).resolve('@grpc/reflection/package.json')), 'build/proto/grpc/reflection/v1/reflection.proto'), { keepCase: true });
+    const Reflection = (grpc.loadPackageDefinition(def) as any).grpc.reflection.v1.ServerReflection;
+    const r = new Reflection(`127.0.0.1:${app.grpcPort}`, grpc.credentials.createInsecure());
+    const call = r.ServerReflectionInfo();
+    const answers: any[] = [];
+    const done = new Promise<void>((resolve, reject) => {
+      call.on('data', (m: any) => {
+        answers.push(m);
+        if (answers.length === 2) call.end();
+      });
+      call.on('end', resolve);
+      call.on('error', reject);
+    });
+    call.write({ list_services: '' });
+    call.write({ file_containing_symbol: 'switchyard.v1.Registry' });
+    await done;
+    r.close();
+    assert.ok(answers[0].list_services_response.service.some((s: any) => s.name === 'switchyard.v1.Registry'), JSON.stringify(answers[0]));
+    assert.ok(answers[1].file_descriptor_response.file_descriptor_proto.length > 0, 'the descriptor of registry.proto');
   });
 
   it('counts calls in /metrics by method and code', async () => {

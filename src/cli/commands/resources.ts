@@ -121,7 +121,7 @@ export function resourceCommands(program: Command, ctx: Context): void {
     .action(async (o: { filename: string[] }) => {
       const out = await ctx.client().request('POST', '/api/v1/preview', readManifests(o.filename));
       if (ctx.format() === 'json' || ctx.format() === 'yaml') return ctx.print(out);
-      for (const r of out.results) ctx.write(`${r.kind.toLowerCase()}/${r.name} ${WORD[r.result] ?? r.result} (dry run)\n`);
+      for (const r of out.results) ctx.write(`${r.kind.toLowerCase()}/${r.service ? `${r.service}/` : ''}${r.name} ${WORD[r.result] ?? r.result} (dry run)\n`);
       const groups = Object.entries(out.xds as Record<string, Record<string, { added: string[]; changed: string[]; removed: string[] }>>);
       if (!groups.length) ctx.write('no proxy would be sent anything new\n');
       for (const [group, types] of groups) {

@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { type BeforeApplicationShutdown, Inject, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
+import { ReflectionService } from '@grpc/reflection';
 import { AppConfig } from '../../config/config.js';
 import { ValidationFailed } from '../../common/errors.js';
 import { toGrpcError } from '../../common/grpc-errors.js';
@@ -21,9 +22,9 @@ interface PbResource {
   version: number;
 }
 
-/** Loads switchyard.v1 (shared by the server and by clients such as tests and the CLI). */
-export function loadRegistryProto(): grpc.GrpcObject {
-  const def = protoLoader.loadSync(join(PROTO_DIR, 'switchyard/v1/registry.proto'), {
+/** switchyard.v1 as a proto-loader definition (what server reflection describes). */
+export function registryDefinition(): protoLoader.PackageDefinition {
+  return protoLoader.loadSync(join(PROTO_DIR, 'switchyard/v1/registry.proto'), {
     keepCase: false,
     longs: Number,
     enums: String,
@@ -31,7 +32,11 @@ export function loadRegistryProto(): grpc.GrpcObject {
     oneofs: true,
     includeDirs: [PROTO_DIR],
   });
-  return grpc.loadPackageDefinition(def);
+}
+
+/** Loads switchyard.v1 (shared by the server and by clients such as tests). */
+export function loadRegistryProto(): grpc.GrpcObject {
+  return grpc.loadPackageDefinition(registryDefinition());
 }
 
 function kindOf(kind: string, field: string): Kind {
@@ -92,8 +97,11 @@ export class RegistryGrpcServer implements OnApplicationBootstrap, BeforeApplica
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
-    const pkg = loadRegistryProto() as any;
+    const definition = registryDefinition();
+    const pkg = grpc.loadPackageDefinition(definition) as any;
     const server = new grpc.Server({ 'grpc.max_receive_message_length': this.config.BODY_LIMIT_BYTES });
+    // Server reflection: grpcurl and other tools work without the proto files.
+    new ReflectionService(definition).addToServer(server);
     const r = this.registry;
     const actor = (call: grpc.ServerUnaryCall<unknown, unknown>) => String(call.metadata.get('x-switchyard-actor')[0] ?? 'anonymous').slice(0, 128);
     server.addService(pkg.switchyard.v1.Registry.service, {
