@@ -213,6 +213,8 @@ class Machine {
     }
     s.headerRoute = null;
     s.routedAt = iso(this.now);
+    // One write: a last setWeight in the same run is part of this one.
+    for (let i = this.effects.length - 1; i >= 0; i--) if (this.effects[i].type === 'route') this.effects.splice(i, 1);
     this.effects.push({ type: 'route', promote });
     this.to('Succeeded', promote ? `promoted: ${this.spec.canary} is the stable subset` : 'done: the last weights stay');
     s.finishedAt = iso(this.now);

@@ -306,6 +306,21 @@ export function registryContract(backend: Backend): void {
       assert.equal(res.body.revision, since + cs.length);
       const page = await app.http('GET', `/api/v1/changes?since=${since + 3}&limit=2`);
       assert.deepEqual(page.body.changes.map((c: any) => c.revision), [since + 4, since + 5]);
+      assert.equal(page.body.nextSince, since + 5, 'nextSince is a cursor: the last revision returned, not the head');
+      assert.equal(page.body.revision, since + cs.length, 'revision is the head');
+      // Reading on from nextSince, page by page, gets every change exactly once.
+      const seen: number[] = [];
+      for (let at = since; ; ) {
+        const p = (await app.http('GET', `/api/v1/changes?since=${at}&limit=3`)).body;
+        seen.push(...p.changes.map((c: any) => c.revision));
+        if (!p.changes.length) break;
+        at = p.nextSince;
+      }
+      assert.deepEqual(seen, cs.map((c: any) => c.revision));
+      const bodies = (await app.http('GET', `/api/v1/changes?since=${since}&limit=2&withObjects=true`)).body.changes;
+      assert.equal(bodies[0].object.kind, 'Policy');
+      assert.equal(bodies[0].object.spec.type, 'retry');
+      assert.equal(cs[0].object, undefined, 'bodies only when asked for');
     });
 
     it('announces each commit in-process with exactly the change-log entries it wrote; dry runs, no-ops and failures announce nothing', async () => {
