@@ -6,6 +6,7 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import { createLogger, httpLogging, NestPinoLogger } from './observability/logger.js';
 import { AppModule } from './app.module.js';
 import { createValidationPipe, EtagInterceptor, HttpErrorFilter, toErrorBody } from './common/http.js';
+import { completeOpenApiDocument } from './common/openapi.js';
 import { EphemeralEndpoints } from './registry/ephemeral-endpoints.js';
 import type { AppConfig } from './config/config.js';
 import { Database } from './database/database.js';
@@ -148,13 +149,15 @@ function configureHttp(app: NestExpressApplication, config: AppConfig): void {
   app.useGlobalFilters(new HttpErrorFilter());
   app.useGlobalInterceptors(new EtagInterceptor());
 
-  const doc = SwaggerModule.createDocument(
-    app,
-    new DocumentBuilder()
-      .setTitle('Switchyard')
-      .setDescription('Registry of services, endpoints, routes, listeners and policies; the xDS config source.')
-      .setVersion('v1')
-      .build(),
+  const doc = completeOpenApiDocument(
+    SwaggerModule.createDocument(
+      app,
+      new DocumentBuilder()
+        .setTitle('Switchyard')
+        .setDescription('Registry of services, endpoints, routes, listeners and policies; the xDS config source.')
+        .setVersion('v1')
+        .build(),
+    ),
   );
   SwaggerModule.setup('api/docs', app, doc, { jsonDocumentUrl: 'api/docs-json' });
 }

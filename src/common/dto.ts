@@ -23,13 +23,16 @@ export const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const LABEL_KEY = /^([a-z0-9]([-a-z0-9.]*[a-z0-9])?\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
 const LABEL_VALUE = /^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$/;
 
-/** A DNS-1123 label (or, with `each`, an array of them): lower-case alphanumerics and '-', at most 63 characters. */
-export function DnsLabel(description?: string, each = false) {
+/**
+ * A DNS-1123 label (or, with `each`, an array of them): lower-case alphanumerics and '-', at most 63 characters.
+ * `required` is for the OpenAPI document only: pair `false` with @IsOptional().
+ */
+export function DnsLabel(description?: string, each = false, required = true) {
   const o = { each };
   return applyDecorators(
     each
-      ? ApiProperty({ description, type: [String], example: ['echo'] })
-      : ApiProperty({ description, pattern: DNS_LABEL.source, maxLength: 63, example: 'echo' }),
+      ? ApiProperty({ description, required, type: [String], example: ['echo'] })
+      : ApiProperty({ description, required, pattern: DNS_LABEL.source, maxLength: 63, example: 'echo' }),
     IsString({ ...o, message: each ? 'each item must be a string' : 'must be a string' }),
     MaxLength(63, { ...o, message: each ? 'each item must be at most 63 characters' : 'must be at most 63 characters' }),
     Matches(DNS_LABEL, {
@@ -116,10 +119,13 @@ function labelMapProblem(v: unknown): string | undefined {
   return undefined;
 }
 
-/** Fields every resource body may carry besides its spec. */
-export function ServerOwned() {
+/** Fields every resource body may carry besides its spec; `schema` says what the server puts there. */
+export function ServerOwned(schema: { type: 'string' | 'object'; format?: string; description?: string } = { type: 'object' }) {
+  const description = `${schema.description ? `${schema.description}; ` : ''}server-owned, ignored on input`;
   return applyDecorators(
-    ApiPropertyOptional({ readOnly: true, description: 'server-owned; ignored on input' }),
+    schema.type === 'object'
+      ? ApiPropertyOptional({ readOnly: true, description, type: 'object', additionalProperties: true })
+      : ApiPropertyOptional({ readOnly: true, description, type: 'string', format: schema.format }),
     IsOptional(),
     Allow(),
   );

@@ -1,6 +1,7 @@
 import { Controller, Get, Module, Query } from '@nestjs/common';
-import { ApiOperation, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
+import { ApiOkResponse, ApiOperation, ApiProperty, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
 import { IsOptional, IsString, MaxLength } from 'class-validator';
+import { ApiErrors } from '../common/openapi.js';
 import { ObservabilityModule } from '../observability/observability.module.js';
 import { FeedModule } from '../feed/feed.module.js';
 import { HealthBoard } from '../coordination/health-board.js';
@@ -12,6 +13,25 @@ class EventsQueryDto {
   service?: string;
 }
 
+const CHECKED_STATES = ['unknown', 'healthy', 'unhealthy'];
+
+/** One health transition or panic-mode change (HealthEvent). */
+class HealthEventDto {
+  @ApiProperty({ format: 'date-time' }) at!: string;
+  @ApiProperty() service!: string;
+  @ApiPropertyOptional({ description: 'the endpoint, for transitions' }) endpoint?: string;
+  @ApiProperty({ enum: ['transition', 'panic', 'recovered'] }) type!: string;
+  @ApiPropertyOptional({ enum: CHECKED_STATES }) from?: string;
+  @ApiPropertyOptional({ enum: CHECKED_STATES }) to?: string;
+  @ApiProperty({ example: 'HTTP 503' }) reason!: string;
+  @ApiPropertyOptional({ description: 'the replica that probed' }) by?: string;
+}
+
+class HealthEventListDto {
+  @ApiProperty({ type: [HealthEventDto], description: 'the most recent (at most 200), oldest first' })
+  items!: HealthEventDto[];
+}
+
 @ApiTags('health')
 @Controller('api/v1/events')
 export class EventsController {
@@ -19,6 +39,8 @@ export class EventsController {
 
   @Get()
   @ApiOperation({ summary: 'Recent health transitions and panic-mode changes, oldest first' })
+  @ApiOkResponse({ type: HealthEventListDto, description: 'the recent events' })
+  @ApiErrors({ 400: 'a bad service parameter' })
   list(@Query() q: EventsQueryDto) {
     return { items: this.board.recent(q.service) };
   }

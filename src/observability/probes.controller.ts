@@ -1,5 +1,5 @@
 import { Controller, Get, Header, Inject } from '@nestjs/common';
-import { ApiExcludeEndpoint, ApiTags } from '@nestjs/swagger';
+import { ApiExcludeEndpoint, ApiOkResponse, ApiOperation, ApiProperty, ApiServiceUnavailableResponse, ApiTags, type SchemaObject } from '@nestjs/swagger';
 import { HealthCheck, HealthCheckService, HealthIndicatorService } from '@nestjs/terminus';
 import { Replica } from '../coordination/coordination.module.js';
 import { Database } from '../database/database.js';
@@ -9,6 +9,33 @@ import { join } from 'node:path';
 import { PACKAGE_ROOT } from '../common/paths.js';
 
 const VERSION = (JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+
+class VersionDto {
+  @ApiProperty({ example: '0.1.0', description: 'Switchyard version' }) version!: string;
+  @ApiProperty({ example: 'v20.19.0', description: 'Node.js version' }) node!: string;
+}
+
+const indicators = (nullable: boolean): SchemaObject => ({
+  type: 'object',
+  nullable,
+  additionalProperties: { type: 'object', required: ['status'], properties: { status: { type: 'string', enum: ['up', 'degraded', 'down'] } }, additionalProperties: true },
+});
+
+/** A failed check: terminus' result, with the statusCode and message every error body has. */
+const CHECK_FAILED = ApiServiceUnavailableResponse({
+  description: 'terminus\' result (details per indicator) plus statusCode and message',
+  schema: {
+    type: 'object',
+    properties: {
+      status: { type: 'string', enum: ['error', 'shutting_down'] },
+      info: indicators(true),
+      error: indicators(true),
+      details: indicators(false),
+      statusCode: { type: 'integer', example: 503 },
+      message: { type: 'string' },
+    },
+  },
+});
 
 /** Liveness, readiness and Prometheus metrics. */
 @ApiTags('operations')
@@ -24,6 +51,8 @@ export class ProbesController {
 
   /** Liveness: the process is up and serving HTTP. */
   @Get('health')
+  @ApiOperation({ summary: 'Liveness: the process is up and serving HTTP' })
+  @CHECK_FAILED
   @HealthCheck()
   live() {
     return this.health.check([() => this.indicator.check('process').up({ pid: process.pid, uptimeSeconds: Math.round(process.uptime()) })]);
@@ -34,6 +63,8 @@ export class ProbesController {
    * (etcd) being unreachable only degrades readiness: config keeps being served.
    */
   @Get('ready')
+  @ApiOperation({ summary: 'Readiness: the database answers and every migration is applied (coordination unreachable only degrades it)' })
+  @CHECK_FAILED
   @HealthCheck()
   ready() {
     return this.health.check([
@@ -66,6 +97,8 @@ export class ProbesController {
 
   /** Server version, for `switchyard version`. */
   @Get('api/v1/version')
+  @ApiOperation({ summary: 'Server version, for `switchyard version`' })
+  @ApiOkResponse({ type: VersionDto, description: 'the versions' })
   version() {
     return { version: VERSION, node: process.version };
   }

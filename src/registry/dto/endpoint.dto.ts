@@ -2,7 +2,7 @@ import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsDefined, IsIP, IsObject, IsOptional, ValidateNested } from 'class-validator';
 import { HEALTH_STATES } from '../../model/resources.js';
-import { DnsLabel, Int, LabelMap, OneOf, Str } from '../../common/dto.js';
+import { DNS_LABEL, DnsLabel, Int, LabelMap, OneOf, Str } from '../../common/dto.js';
 import { resourceDto } from './resource.dto.js';
 
 export class LocalityDto {
@@ -42,6 +42,11 @@ export class EndpointSpecDto {
 
 /** One instance of a service. */
 export class EndpointDto extends resourceDto('Endpoint', EndpointSpecDto, 'One instance of a service.') {
+  // Documentation only (validation is inherited): an endpoint's name is never required in a body.
+  @ApiPropertyOptional({ description: 'endpoint name, unique per service (generated on POST when absent, taken from the URL on PUT)', pattern: DNS_LABEL.source, maxLength: 63, example: 'echo-1a2b3c4d' })
+  name!: string;
+
+  @ApiPropertyOptional()
   @IsOptional()
   @DnsLabel('owning service (taken from the URL when absent)')
   service?: string;

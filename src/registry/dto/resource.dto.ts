@@ -12,20 +12,21 @@ import { DnsLabel, Int, LabelMap, ServerOwned } from '../../common/dto.js';
 export abstract class ResourceDto {
   abstract kind?: string;
 
+  // Required in the OpenAPI document (POST and /apply need it; every answer has it), optional to the validator (PUT takes it from the URL).
   @IsOptional()
-  @DnsLabel('resource name, unique per kind (taken from the URL when absent)')
+  @DnsLabel('resource name, unique per kind (on PUT, taken from the URL when absent)')
   name!: string;
 
   @IsOptional()
   @LabelMap()
   labels?: Record<string, string>;
 
-  @Int(1, 2147483647, { optional: true, description: 'expected current version (optimistic concurrency)' })
+  @Int(1, 2147483647, { optional: true, description: 'the version, set by the server and incremented on every change; on input, the expected current version (optimistic concurrency, like If-Match)' })
   version?: number;
 
-  @ServerOwned() createdAt?: unknown;
-  @ServerOwned() updatedAt?: unknown;
-  @ServerOwned() status?: unknown;
+  @ServerOwned({ type: 'string', format: 'date-time' }) createdAt?: unknown;
+  @ServerOwned({ type: 'string', format: 'date-time' }) updatedAt?: unknown;
+  @ServerOwned({ type: 'object', description: 'what the control plane observed, e.g. health, rollout progress, translation conditions' }) status?: unknown;
 }
 
 /** A resource DTO with its typed spec. */
@@ -62,6 +63,6 @@ export function PolicyRefs() {
     IsOptional(),
     IsArray({ message: 'must be an array' }),
     ArrayMaxSize(32, { message: 'must have at most 32 items' }),
-    DnsLabel('names of Policy resources', true),
+    DnsLabel('names of Policy resources', true, false),
   );
 }

@@ -76,7 +76,7 @@ export class RolloutSpecDto {
   @IsOptional()
   @IsArray({ message: 'must be an array' })
   @ArrayMaxSize(64, { message: 'must have at most 64 items' })
-  @DnsLabel('Routes managed (default: every route that sends to the stable subset)', true)
+  @DnsLabel('Routes managed (default: every route that sends to the stable subset)', true, false)
   routes?: string[];
 
   @ApiProperty({ type: [RolloutStepDto] })

@@ -58,12 +58,12 @@ export class RouteMatchDto {
 
 export class BackendDto {
   @DnsLabel('service name') service!: string;
-  @IsOptional() @DnsLabel('subset of that service') subset?: string;
+  @IsOptional() @DnsLabel('subset of that service', false, false) subset?: string;
   @Int(0, 1000000, { description: 'relative weight', example: 90 }) weight!: number;
 }
 
 export class RouteRuleDto {
-  @IsOptional() @DnsLabel('rule name, unique in the route') name?: string;
+  @IsOptional() @DnsLabel('rule name, unique in the route', false, false) name?: string;
 
   @ApiPropertyOptional({ type: RouteMatchDto, description: 'absent = match everything (prefix /)' })
   @IsOptional()

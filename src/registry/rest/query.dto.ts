@@ -9,7 +9,7 @@ export class ListQueryDto {
   @IsOptional() @IsString() @MaxLength(4096)
   labelSelector?: string;
 
-  @ApiPropertyOptional({ minimum: 1, maximum: 1000, default: 100 })
+  @ApiPropertyOptional({ type: 'integer', minimum: 1, maximum: 1000, default: 100 })
   @IsOptional() @Type(() => Number) @IsInt({ message: 'must be an integer' }) @Min(1, { message: 'must be >= 1' }) @Max(1000, { message: 'must be <= 1000' })
   limit?: number;
 
@@ -35,11 +35,11 @@ export class ChangesQueryDto {
   @IsOptional() @Transform(toBool) @IsBoolean({ message: 'must be true or false' })
   withObjects?: boolean;
 
-  @ApiPropertyOptional({ minimum: 0, default: 0, description: 'return changes with a revision greater than this' })
+  @ApiPropertyOptional({ type: 'integer', minimum: 0, default: 0, description: 'return changes with a revision greater than this' })
   @IsOptional() @Type(() => Number) @IsInt({ message: 'must be an integer' }) @Min(0, { message: 'must be >= 0' })
   since?: number;
 
-  @ApiPropertyOptional({ minimum: 1, maximum: 1000, default: 100 })
+  @ApiPropertyOptional({ type: 'integer', minimum: 1, maximum: 1000, default: 100 })
   @IsOptional() @Type(() => Number) @IsInt({ message: 'must be an integer' }) @Min(1, { message: 'must be >= 1' }) @Max(1000, { message: 'must be <= 1000' })
   limit?: number;
 }

@@ -1,13 +1,18 @@
 import { Body, Controller, Delete, Get, Param, Patch, Post, Put, Query, type Type } from '@nestjs/common';
-import { ApiBody, ApiConsumes, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiBody, ApiConsumes, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { WriteCtx } from '../../common/http.js';
+import { ApiErrors, ApiResourceResponse, ApiWriteHeaders } from '../../common/openapi.js';
 import { ListenerDto, PolicyDto, RolloutDto, RouteDto, ServiceDto, type ResourceDto } from '../dto/index.js';
 import { type Kind, PLURAL } from '../../model/resources.js';
 import { RegistryService, type WriteContext } from '../registry.service.js';
+import { DeleteResultDto, mergePatchBody, resourceListDto } from './openapi.js';
 import { DeleteQueryDto, ListQueryDto } from './query.dto.js';
 
 /** CRUD controller for a top-level kind at /api/v1/<plural>. */
-function resourceController(kind: Kind, dto: Type<ResourceDto>) {
+function resourceController(kind: Exclude<Kind, 'Endpoint'>, dto: Type<ResourceDto>) {
+  const list = resourceListDto(kind, dto);
+  const conflict = CONFLICTS[kind];
+
   @ApiTags(PLURAL[kind])
   @Controller(`api/v1/${PLURAL[kind]}`)
   class ResourceController {
@@ -15,6 +20,8 @@ function resourceController(kind: Kind, dto: Type<ResourceDto>) {
 
     @Get()
     @ApiOperation({ summary: `List ${kind} resources` })
+    @ApiOkResponse({ type: list, description: `a page of ${kind} resources` })
+    @ApiErrors({ 400: 'a bad query parameter (labelSelector, limit or pageToken)', 503: true })
     list(@Query() q: ListQueryDto) {
       return this.registry.list(kind, q);
     }
@@ -22,12 +29,17 @@ function resourceController(kind: Kind, dto: Type<ResourceDto>) {
     @Post()
     @ApiOperation({ summary: `Create a ${kind}` })
     @ApiBody({ type: dto })
+    @ApiWriteHeaders({ ifMatch: false })
+    @ApiResourceResponse(201, dto, `the ${kind} as stored (version 1)`)
+    @ApiErrors({ 400: true, 409: `a ${kind} of this name already exists${conflict.create ? `, or ${conflict.create}` : ''}`, 413: true, 415: true, 503: true })
     create(@Body() body: ResourceDto, @WriteCtx() ctx: WriteContext) {
       return this.registry.create(kind, body, ctx);
     }
 
     @Get(':name')
     @ApiOperation({ summary: `Get a ${kind} (ETag carries its version)` })
+    @ApiResourceResponse(200, dto, `the ${kind}`)
+    @ApiErrors({ 404: `no ${kind} of this name`, 503: true })
     get(@Param('name') name: string) {
       return this.registry.get({ kind, scope: '', name });
     }
@@ -35,6 +47,9 @@ function resourceController(kind: Kind, dto: Type<ResourceDto>) {
     @Put(':name')
     @ApiOperation({ summary: `Replace a ${kind}; honours If-Match` })
     @ApiBody({ type: dto })
+    @ApiWriteHeaders({ ifMatch: true })
+    @ApiResourceResponse(200, dto, `the ${kind} as stored (unchanged, same version, when the body changes nothing)`)
+    @ApiErrors({ 400: true, 404: `no ${kind} of this name`, ...(conflict.update ? { 409: conflict.update } : {}), 412: true, 413: true, 415: true, 503: true })
     replace(@Param('name') name: string, @Body() body: ResourceDto, @WriteCtx() ctx: WriteContext) {
       return this.registry.replace({ kind, scope: '', name }, body, ctx);
     }
@@ -42,12 +57,19 @@ function resourceController(kind: Kind, dto: Type<ResourceDto>) {
     @Patch(':name')
     @ApiOperation({ summary: `JSON merge patch (RFC 7396) of a ${kind}; honours If-Match` })
     @ApiConsumes('application/merge-patch+json', 'application/json')
+    @ApiBody(mergePatchBody(kind))
+    @ApiWriteHeaders({ ifMatch: true })
+    @ApiResourceResponse(200, dto, `the ${kind} as stored`)
+    @ApiErrors({ 400: 'the patch is not an object, changes kind or name, or the patched resource is invalid', 404: `no ${kind} of this name`, ...(conflict.update ? { 409: conflict.update } : {}), 412: true, 413: true, 415: 'unsupported Content-Type: send application/merge-patch+json or application/json', 503: true })
     patch(@Param('name') name: string, @Body() body: Record<string, unknown>, @WriteCtx() ctx: WriteContext) {
       return this.registry.patch({ kind, scope: '', name }, body, ctx);
     }
 
     @Delete(':name')
     @ApiOperation({ summary: `Delete a ${kind}; 409 while referenced unless cascade=true` })
+    @ApiWriteHeaders({ ifMatch: true })
+    @ApiOkResponse({ type: DeleteResultDto, description: 'what was deleted and what was changed' })
+    @ApiErrors({ 400: 'a bad cascade parameter or a malformed If-Match', 404: `no ${kind} of this name`, ...(conflict.remove ? { 409: conflict.remove } : {}), 412: true, 503: true })
     remove(@Param('name') name: string, @Query() q: DeleteQueryDto, @WriteCtx() ctx: WriteContext) {
       return this.registry.remove({ kind, scope: '', name }, { ...ctx, cascade: q.cascade });
     }
@@ -58,6 +80,22 @@ function resourceController(kind: Kind, dto: Type<ResourceDto>) {
   Object.defineProperty(ResourceController, 'name', { value: `${kind}Controller` });
   return ResourceController;
 }
+
+const REFERENCED = 'still referenced by other resources (referrers lists them; ?cascade=true removes the references)';
+const OWNED = 'a running Rollout owns the rules of this Route (rollout, phase)';
+
+/** When a create, an update (PUT, PATCH) or a delete of each kind answers 409 (besides a create's name already taken). */
+const CONFLICTS: Record<Exclude<Kind, 'Endpoint'>, { create?: string; update?: string; remove?: string }> = {
+  Service: { update: 'a subset still used by a Route or Rollout would be removed (referrers lists them)', remove: REFERENCED },
+  Route: {
+    create: 'a host is already served by another Route (field, conflictsWith)',
+    update: `a host is already served by another Route (field, conflictsWith), or ${OWNED}`,
+    remove: `${REFERENCED}, or ${OWNED}`,
+  },
+  Listener: {},
+  Policy: { remove: REFERENCED },
+  Rollout: {},
+};
 
 export const ServicesController = resourceController('Service', ServiceDto);
 export const RoutesController = resourceController('Route', RouteDto);
