@@ -1,4 +1,5 @@
 import { InitRegistry1763769600000 } from './1763769600000-InitRegistry.js';
+import { ConfigCentre1764633600000 } from './1764633600000-ConfigCentre.js';
 
 /** Every migration, oldest first. Add new ones here (ESM cannot glob-load them reliably). */
-export const MIGRATIONS = [InitRegistry1763769600000];
+export const MIGRATIONS = [InitRegistry1763769600000, ConfigCentre1764633600000];

@@ -7,6 +7,7 @@ import { RegistryModule } from './registry/registry.module.js';
 import { HealthModule } from './health/health.module.js';
 import { XdsModule } from './xds/xds.module.js';
 import { RolloutModule } from './rollout/rollout.module.js';
+import { ConfigCentreModule } from './config-centre/config-centre.module.js';
 
 /** Provides the validated config and the open database to every module; closes the database last. */
 @Global()
@@ -44,6 +45,7 @@ export class AppModule {
         XdsModule,
         HealthModule,
         RolloutModule,
+        ConfigCentreModule,
       ],
     };
   }

@@ -43,6 +43,8 @@ const issues = (r: any) => {
 const labels = (l?: Record<string, string>) => (l && Object.keys(l).length ? Object.entries(l).map(([k, v]) => `${k}=${v}`).join(',') : '-');
 const backends = (rule: any) => rule.backends.map((b: any) => `${b.service}${b.subset ? `/${b.subset}` : ''}:${b.weight}`).join(' ');
 
+const grayTarget = (t: { labels?: string; percent?: number }) => [t.labels, t.percent !== undefined ? `${t.percent}%` : undefined].filter(Boolean).join(' and ');
+
 /** The table columns of each kind (wide adds a few). */
 const COLUMNS: Record<Kind, { head: string[]; row: (r: any) => (string | number)[]; wideHead: string[]; wideRow: (r: any) => (string | number)[] }> = {
   Service: {
@@ -74,6 +76,12 @@ const COLUMNS: Record<Kind, { head: string[]; row: (r: any) => (string | number)
     row: (r) => [r.name, r.spec.type, age(r.createdAt)],
     wideHead: ['VERSION', 'CONDITIONS'],
     wideRow: (r) => [r.version, [...new Set([...(r.status?.translation?.warnings ?? []), ...(r.status?.translation?.errors ?? [])].map((w: any) => w.reason ?? 'Error'))].join(',') || '-'],
+  },
+  Config: {
+    head: ['NAMESPACE', 'GROUP', 'NAME', 'FORMAT', 'REVISION', 'GRAY', 'AGE'],
+    row: (r) => [r.namespace, r.group, r.name, r.spec.format, r.version, r.spec.gray ? grayTarget(r.spec.gray.target) : '-', age(r.updatedAt ?? r.createdAt)],
+    wideHead: ['SIZE', 'LABELS'],
+    wideRow: (r) => [Buffer.byteLength(r.spec.content), labels(r.labels)],
   },
   Rollout: {
     head: ['NAME', 'SERVICE', 'STABLE', 'CANARY', 'PHASE', 'STEP', 'WEIGHTS', 'AGE'],

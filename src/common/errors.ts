@@ -6,16 +6,21 @@ export interface FieldViolation {
 
 /** Base of the errors the application services raise; each transport maps them to its own codes. */
 export abstract class DomainError extends Error {
-  abstract readonly code: 'invalid' | 'not_found' | 'conflict' | 'already_exists' | 'precondition' | 'unavailable';
+  abstract readonly code: 'invalid' | 'too_large' | 'not_found' | 'conflict' | 'already_exists' | 'precondition' | 'unavailable';
   details?: Record<string, unknown>;
 }
 
 /** Bad input: 400 / INVALID_ARGUMENT, with one entry per bad field. */
 export class ValidationFailed extends DomainError {
-  readonly code = 'invalid';
+  readonly code: 'invalid' | 'too_large' = 'invalid';
   constructor(readonly violations: FieldViolation[], message = 'validation failed') {
     super(`${message}: ${violations.map((v) => `${v.field}: ${v.message}`).join('; ')}`);
   }
+}
+
+/** A field over its size limit: 413 over HTTP, INVALID_ARGUMENT (with the field) over gRPC. */
+export class TooLarge extends ValidationFailed {
+  override readonly code = 'too_large';
 }
 
 export class NotFound extends DomainError {

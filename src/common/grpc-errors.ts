@@ -6,6 +6,7 @@ import { XDS_DEPS_DIR } from './paths.js';
 
 const CODE: Record<DomainError['code'], Status> = {
   invalid: Status.INVALID_ARGUMENT,
+  too_large: Status.INVALID_ARGUMENT,
   not_found: Status.NOT_FOUND,
   conflict: Status.FAILED_PRECONDITION,
   already_exists: Status.ALREADY_EXISTS,

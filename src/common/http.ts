@@ -19,6 +19,7 @@ import { flattenErrors, VALIDATOR_OPTIONS } from './validate.js';
 
 const HTTP_STATUS: Record<DomainError['code'], number> = {
   invalid: 400,
+  too_large: 413,
   not_found: 404,
   conflict: 409,
   already_exists: 409,
@@ -63,7 +64,8 @@ export class HttpErrorFilter implements ExceptionFilter {
 
 export function toErrorBody(err: unknown): ErrorBody {
   if (err instanceof ValidationFailed) {
-    return { statusCode: 400, error: REASON[400], message: 'validation failed', violations: err.violations };
+    const statusCode = HTTP_STATUS[err.code];
+    return { statusCode, error: REASON[statusCode], message: statusCode === 413 ? 'too large' : 'validation failed', violations: err.violations };
   }
   if (err instanceof DomainError) {
     const statusCode = HTTP_STATUS[err.code];

@@ -78,6 +78,8 @@ export const KEYS = {
   members: '/switchyard/members/',
   /** Per replica: the load its xDS clients reported (LRS), for rollout analysis on the leader. */
   load: '/switchyard/load/',
+  /** Config centre: per watching instance, the revision it was sent and the one it applied (on the serving replica's lease). */
+  configInstances: '/switchyard/config-instances/',
 } as const;
 
 /** Nest injection token of the coordination port. */

@@ -1,6 +1,6 @@
-import type { Change, EndpointSpec, Kind, Resource } from '../model/resources.js';
+import { type Change, type EndpointSpec, idOf, type Kind, type Resource } from '../model/resources.js';
 
-const keyOf = (r: { kind: string; service?: string; name: string }) => `${r.kind}/${r.service ?? ''}/${r.name}`;
+const keyOf = idOf;
 
 /**
  * The registry as of one store revision, kept in memory from the change log
@@ -32,6 +32,11 @@ export class RegistryMirror {
 
   get<S = Record<string, unknown>>(kind: Kind, name: string, service?: string): Resource<S> | undefined {
     return this.byKey.get(keyOf({ kind, name, service })) as Resource<S> | undefined;
+  }
+
+  /** A resource by its key (kind, scope, name), for any kind. */
+  byId<S = Record<string, unknown>>(id: string): Resource<S> | undefined {
+    return this.byKey.get(id) as Resource<S> | undefined;
   }
 
   /** Every resource, durable endpoints included. */

@@ -1,13 +1,13 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { stableJson } from '../common/json.js';
-import { keyOf, type Resource } from '../model/resources.js';
+import { idOf, type Kind, keyOf, type Resource } from '../model/resources.js';
 import { REGISTRY_STORE, type RegistryStore } from '../registry/store/registry-store.js';
 import type { TranslationIssue } from '../translate/types.js';
 import type { RegistryMirror } from './registry-mirror.js';
 
 type Entry = { errors: object[]; warnings: object[] };
 
-const entryKey = (r: { kind: string; service?: string; name: string }) => `${r.kind}/${r.service ?? ''}/${r.name}`;
+const entryKey = (r: { kind: Kind; service?: string; namespace?: string; group?: string; name: string }) => idOf(r);
 
 /**
  * Writes translation problems onto each registry resource's
@@ -59,8 +59,7 @@ export class StatusWriter {
       const want = wanted.get(k);
       const text = want ? stableJson(want) : undefined;
       if (text === this.written.get(k)) continue;
-      const [kind, service, name] = k.split('/');
-      const r = mirror.get(kind as Resource['kind'], name, service || undefined);
+      const r = mirror.byId(k);
       if (!r) {
         this.written.delete(k);
         continue;

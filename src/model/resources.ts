@@ -4,7 +4,7 @@
  */
 
 /** Resource kinds the registry stores, in the order `apply` writes them (dependencies first). */
-export const KINDS = ['Policy', 'Service', 'Endpoint', 'Route', 'Listener', 'Rollout'] as const;
+export const KINDS = ['Policy', 'Service', 'Endpoint', 'Route', 'Listener', 'Rollout', 'Config'] as const;
 export type Kind = (typeof KINDS)[number];
 
 /** Plural URL segment per kind (`/api/v1/<plural>`). */
@@ -15,6 +15,7 @@ export const PLURAL: Record<Kind, string> = {
   Route: 'routes',
   Listener: 'listeners',
   Rollout: 'rollouts',
+  Config: 'configs',
 };
 
 export type Labels = Record<string, string>;
@@ -25,6 +26,9 @@ export interface ResourceInput<S = Record<string, unknown>> {
   name: string;
   /** Owning service; set for endpoints only. */
   service?: string;
+  /** Config only: its namespace (environment) and group. */
+  namespace?: string;
+  group?: string;
   labels: Labels;
   spec: S;
 }
@@ -45,20 +49,34 @@ export interface ResourceKey {
   name: string;
 }
 
-export const keyOf = (r: { kind: Kind; name: string; service?: string }): ResourceKey => ({
-  kind: r.kind,
-  scope: r.kind === 'Endpoint' ? (r.service ?? '') : '',
-  name: r.name,
-});
+/** What scopes a name: an endpoint's service, a config's namespace and group; nothing for other kinds. */
+export const scopeOf = (r: { kind: Kind; service?: string; namespace?: string; group?: string }): string =>
+  r.kind === 'Endpoint' ? (r.service ?? '') : r.kind === 'Config' ? `${r.namespace ?? ''}/${r.group ?? ''}` : '';
 
-export const describeKey = (k: ResourceKey): string =>
-  k.kind === 'Endpoint' ? `Endpoint ${k.scope}/${k.name}` : `${k.kind} ${k.name}`;
+/** The scope fields of a stored resource, from its scope. */
+export function scopeFields(kind: Kind, scope: string): { service?: string; namespace?: string; group?: string } {
+  if (kind === 'Endpoint') return { service: scope };
+  if (kind === 'Config') {
+    const i = scope.indexOf('/');
+    return { namespace: scope.slice(0, i), group: scope.slice(i + 1) };
+  }
+  return {};
+}
+
+export const keyOf = (r: { kind: Kind; name: string; service?: string; namespace?: string; group?: string }): ResourceKey => ({ kind: r.kind, scope: scopeOf(r), name: r.name });
+
+/** One string per resource identity: `kind/scope/name`. */
+export const idOf = (r: { kind: Kind; name: string; service?: string; namespace?: string; group?: string }) => `${r.kind}/${scopeOf(r)}/${r.name}`;
+
+export const describeKey = (k: ResourceKey): string => (k.kind === 'Endpoint' || k.kind === 'Config' ? `${k.kind} ${k.scope}/${k.name}` : `${k.kind} ${k.name}`);
 
 /** One entry of the change log. */
 export interface Change {
   revision: number;
   kind: Kind;
   service?: string;
+  namespace?: string;
+  group?: string;
   name: string;
   version: number;
   op: 'create' | 'update' | 'delete';
@@ -216,4 +234,33 @@ export interface RolloutSpec {
   onSuccess?: 'promote' | 'keep';
   /** The last action asked of the controller (written by the actions API, so it is in the change log with its actor). */
   control?: { id: string; action: RolloutAction; full?: boolean };
+}
+
+export const CONFIG_FORMATS = ['yaml', 'json', 'properties', 'text'] as const;
+export type ConfigFormat = (typeof CONFIG_FORMATS)[number];
+
+/** A gray release: candidate content for the instances the target picks. */
+export interface ConfigGray {
+  content: string;
+  target: {
+    /** A label selector over the instances' labels, e.g. env=gray. */
+    labels?: string;
+    /** A share of instances, picked by a stable hash of the instance id (an instance in at 30 % stays in at 50 %). */
+    percent?: number;
+  };
+}
+
+/** Application configuration: the content every instance gets (or the gray candidate, for those it targets). */
+export interface ConfigSpec {
+  format: ConfigFormat;
+  content: string;
+  gray?: ConfigGray;
+}
+
+/** A config's `status.revisions`: the versions at which what instances get last changed. */
+export interface ConfigRevisions {
+  /** What every instance outside the gray target is on. */
+  content: number;
+  /** What the gray target is on, while a gray release runs. */
+  gray?: number;
 }

@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { Database } from '../database/database.js';
 import { ObservabilityModule } from '../observability/observability.module.js';
+import { GrpcServices } from './grpc/grpc-services.js';
 import { RegistryGrpcServer } from './grpc/registry.grpc-server.js';
 import { EndpointsService } from './endpoints.service.js';
 import { EphemeralEndpoints } from './ephemeral-endpoints.js';
@@ -28,7 +29,8 @@ import { TypeormRegistryStore } from './store/typeorm-registry-store.js';
     OrphanSweeper,
     RegistryEvents,
     RegistryGrpcServer,
+    GrpcServices,
   ],
-  exports: [RegistryService, RegistryEvents, EphemeralEndpoints, REGISTRY_STORE],
+  exports: [RegistryService, RegistryEvents, EphemeralEndpoints, REGISTRY_STORE, GrpcServices],
 })
 export class RegistryModule {}

@@ -3,7 +3,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { AlreadyExists, Conflict, type FieldViolation, NotFound, PreconditionFailed, ValidationFailed } from '../common/errors.js';
 import { policyKind } from '../policies/index.js';
 import { parseLabelSelector } from './label-selector.js';
-import { type Change, describeKey, type Kind, KINDS, keyOf, type PolicySpec, type Resource, type ResourceInput, type ResourceKey, type RolloutSpec, type RouteSpec, type ServiceSpec } from '../model/resources.js';
+import { type Change, type ConfigRevisions, type ConfigSpec, describeKey, type Kind, KINDS, keyOf, scopeFields, type PolicySpec, type Resource, type ResourceInput, type ResourceKey, type RolloutSpec, type RouteSpec, type ServiceSpec } from '../model/resources.js';
 import { ACTIVE_PHASES, type RolloutState } from '../model/rollout.js';
 import { outgoingRefs, referrerQueries, withoutRefs } from './references.js';
 import { RegistryEvents } from './registry-events.js';
@@ -34,6 +34,8 @@ export interface ResourceRef {
   kind: Kind;
   name: string;
   service?: string;
+  namespace?: string;
+  group?: string;
   version?: number;
 }
 
@@ -59,6 +61,7 @@ const refOf = (r: Resource): ResourceRef => ({
   kind: r.kind,
   name: r.name,
   ...(r.service !== undefined ? { service: r.service } : {}),
+  ...(r.namespace !== undefined ? { namespace: r.namespace, group: r.group } : {}),
   version: r.version,
 });
 
@@ -92,9 +95,25 @@ export class RegistryService {
     return { items: page.items, ...(page.last ? { nextPageToken: Buffer.from(page.last).toString('base64url') } : {}) };
   }
 
+  /** Configs of a namespace (and group), or of every namespace, ordered by namespace, group, name. */
+  async listConfigs(q: ListQuery & { namespace?: string; group?: string }): Promise<ResourceList> {
+    const selector = parseLabelSelector(q.labelSelector);
+    if (q.group !== undefined && q.namespace === undefined) throw new ValidationFailed([{ field: 'group', message: 'needs namespace' }]);
+    const scopePrefix = q.namespace === undefined ? '' : q.group === undefined ? `${q.namespace}/` : `${q.namespace}/${q.group}`;
+    let after: string | undefined;
+    if (q.pageToken) {
+      after = Buffer.from(q.pageToken, 'base64url').toString('utf8');
+      if (!/^[a-z0-9-]{1,63}\/[A-Za-z0-9._-]{1,128}\u0000[A-Za-z0-9._-]{1,128}$/.test(after)) throw new ValidationFailed([{ field: 'pageToken', message: 'is not a token this server issued' }]);
+    }
+    const page = await this.store.list('Config', undefined, { selector, limit: q.limit ?? 100, after, scopePrefix });
+    // A group prefix must not match longer groups (ns/app vs ns/app2).
+    const items = q.group === undefined ? page.items : page.items.filter((r) => r.group === q.group);
+    return { items, ...(page.last ? { nextPageToken: Buffer.from(page.last).toString('base64url') } : {}) };
+  }
+
   /** Creates one resource; 409 when it exists. Endpoints without a name get a generated one. */
-  async create(kind: Kind, body: unknown, ctx: WriteContext & { service?: string }): Promise<Resource> {
-    const parsed = parseResource(body, { kind, service: ctx.service });
+  async create(kind: Kind, body: unknown, ctx: WriteContext & { service?: string; namespace?: string; group?: string }): Promise<Resource> {
+    const parsed = parseResource(body, { kind, service: ctx.service, namespace: ctx.namespace, group: ctx.group });
     const input = parsed.input;
     if (kind === 'Endpoint' && !input.name) input.name = generateName(input.service!);
     return this.write(ctx.actor, async (tx) => {
@@ -102,7 +121,7 @@ export class RegistryService {
       const key = keyOf(input);
       if (await tx.get(key)) throw new AlreadyExists(`${describeKey(key)} already exists`);
       checkPrecondition(undefined, ctx.ifMatch, parsed.expectedVersion);
-      const created = await tx.create(input, healthStatus(input, undefined, ctx.actor));
+      const created = await createOne(tx, input, ctx.actor);
       await this.checkIntegrity(tx, [{ input, previous: undefined, prefix: '' }]);
       return created;
     });
@@ -110,7 +129,7 @@ export class RegistryService {
 
   /** Replaces spec and labels of an existing resource (PUT). */
   async replace(key: ResourceKey, body: unknown, ctx: WriteContext): Promise<Resource> {
-    const parsed = parseResource(body, { kind: key.kind, service: key.scope || undefined, name: key.name });
+    const parsed = parseResource(body, { kind: key.kind, ...scopeFields(key.kind, key.scope), name: key.name });
     return this.write(ctx.actor, (tx) => this.updateOne(tx, key, parsed, ctx));
   }
 
@@ -119,8 +138,8 @@ export class RegistryService {
     if (patch === null || typeof patch !== 'object' || Array.isArray(patch))
       throw new ValidationFailed([{ field: '(body)', message: 'must be a JSON merge patch object' }]);
     const p = patch as Record<string, unknown>;
-    for (const f of ['kind', 'name', 'service'] as const) {
-      const expected = f === 'kind' ? key.kind : f === 'name' ? key.name : key.scope || undefined;
+    const fixed: Record<string, string | undefined> = { kind: key.kind, name: key.name, service: undefined, namespace: undefined, group: undefined, ...scopeFields(key.kind, key.scope) };
+    for (const [f, expected] of Object.entries(fixed)) {
       if (p[f] !== undefined && p[f] !== expected) throw new ValidationFailed([{ field: f, message: 'cannot be changed' }]);
     }
     return this.write(ctx.actor, async (tx) => {
@@ -128,7 +147,7 @@ export class RegistryService {
       if (!current) throw new NotFound(`${describeKey(key)} not found`);
       const { version, createdAt, updatedAt, status, ...base } = current;
       const merged = mergePatch(base, p);
-      const parsed = parseResource(merged, { kind: key.kind, service: key.scope || undefined });
+      const parsed = parseResource(merged, { kind: key.kind, ...scopeFields(key.kind, key.scope) });
       parsed.expectedVersion = typeof p.version === 'number' ? p.version : undefined;
       return this.updateOne(tx, key, parsed, ctx, current);
     });
@@ -197,9 +216,8 @@ export class RegistryService {
             results.push({ ...refOf(current), result: 'unchanged', index: p.index });
             continue;
           }
-          const status = healthStatus(p.input, current, ctx.actor);
           if (current) await guardOwnedRoute(tx, current, p.input, ctx.actor, prefix);
-          const res = current ? await tx.update(current, p.input, status) : await tx.create(p.input, status);
+          const res = current ? await tx.update(current, p.input, derivedStatus(p.input, current, ctx.actor)) : await createOne(tx, p.input, ctx.actor);
           written.push({ input: p.input, previous: current, prefix });
           results.push({ ...refOf(res), result: current ? 'updated' : 'created', index: p.index });
         }
@@ -225,7 +243,7 @@ export class RegistryService {
     if (key.kind === 'Policy' && (current.spec as PolicySpec).type !== (parsed.input.spec as PolicySpec).type)
       throw new ValidationFailed([{ field: 'spec.type', message: `cannot change from ${(current.spec as PolicySpec).type}; delete and recreate the policy` }]);
     await guardOwnedRoute(tx, current, parsed.input, ctx.actor);
-    const updated = await tx.update(current, parsed.input, healthStatus(parsed.input, current, ctx.actor));
+    const updated = await tx.update(current, parsed.input, derivedStatus(parsed.input, current, ctx.actor));
     await this.checkIntegrity(tx, [{ input: parsed.input, previous: current, prefix: '' }]);
     return updated;
   }
@@ -274,10 +292,12 @@ export class RegistryService {
         }
       }
     }
-    for (const w of written) {
+    // Within one batch the later of two routes sharing a host is the one refused.
+    const routeAt = new Map(written.flatMap((w, i) => (w.input.kind === 'Route' ? [[w.input.name, i] as const] : [])));
+    for (const [at_, w] of written.entries()) {
       if (w.input.kind !== 'Route') continue;
       for (const [i, host] of (w.input.spec as unknown as RouteSpec).hosts.entries()) {
-        const other = (await tx.findContaining('Route', { hosts: [host] })).find((r) => r.name !== w.input.name);
+        const other = (await tx.findContaining('Route', { hosts: [host] })).find((r) => r.name !== w.input.name && (routeAt.get(r.name) ?? -1) < at_);
         if (other)
           throw new Conflict(`${w.prefix ? `${w.prefix}: ` : ''}host ${host} (${at(w.prefix, `spec.hosts[${i}]`)}) is already served by Route ${other.name}`, {
             field: at(w.prefix, `spec.hosts[${i}]`),
@@ -388,6 +408,38 @@ export function checkPrecondition(current: Resource | undefined, ifMatch: string
     throw new PreconditionFailed(`version mismatch: ${describeKey(keyOf(current))} is at version ${current.version}, the body says ${bodyVersion}`, {
       currentVersion: current.version,
     });
+}
+
+/**
+ * Creates a resource with its derived status. A config's versions go on from
+ * its history, so a deleted and recreated config never reuses a revision
+ * number a watcher may still hold.
+ */
+async function createOne(tx: WriteTx, input: ResourceInput, actor: string): Promise<Resource> {
+  if (input.kind !== 'Config') return tx.create(input, derivedStatus(input, undefined, actor));
+  const last = (await tx.history(keyOf(input), { limit: 1 }))[0]?.version ?? 0;
+  return tx.create(input, configRevisions(input, undefined, last + 1), { version: last + 1 });
+}
+
+/** The status a write derives from the spec: an endpoint's health, a config's revisions. */
+function derivedStatus(input: ResourceInput, current: Resource | undefined, actor: string): Record<string, unknown> | undefined {
+  if (input.kind === 'Config') return configRevisions(input, current, (current?.version ?? 0) + 1);
+  return healthStatus(input, current, actor);
+}
+
+/**
+ * The revision an instance is on depends on what it gets: `content` is the
+ * version at which the current content (or format) last changed, `gray` the
+ * version at which the candidate did. A write that touches neither, such as
+ * a label change or a gray target step, leaves instances where they are.
+ */
+function configRevisions(input: ResourceInput, current: Resource | undefined, version: number): Record<string, unknown> {
+  const next = input.spec as unknown as ConfigSpec;
+  const prev = current?.spec as unknown as ConfigSpec | undefined;
+  const before = current?.status.revisions as ConfigRevisions | undefined;
+  const content = prev && before && prev.format === next.format && prev.content === next.content ? before.content : version;
+  const gray = !next.gray ? undefined : prev?.gray && before?.gray && prev.format === next.format && prev.gray.content === next.gray.content ? before.gray : version;
+  return { revisions: { content, ...(gray !== undefined ? { gray } : {}) } satisfies ConfigRevisions };
 }
 
 /**

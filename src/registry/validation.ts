@@ -1,9 +1,11 @@
-import { type FieldViolation, ValidationFailed } from '../common/errors.js';
+import { formatError, violationOf } from '../common/config-format.js';
+import { type FieldViolation, TooLarge, ValidationFailed } from '../common/errors.js';
+import { parseLabelSelector } from './label-selector.js';
 import { validatePlain } from '../common/validate.js';
 import { policyKind } from '../policies/index.js';
 import { checkRetry } from '../policies/retry/retry.schema.js';
 import { DTO_BY_KIND, type ResourceDto } from './dto/index.js';
-import { type HeaderMatch, KINDS, type Kind, type ListenerSpec, type PolicySpec, type ResourceInput, type RolloutMetric, type RolloutSpec, type RouteSpec, type ServiceSpec } from '../model/resources.js';
+import { type ConfigSpec, type HeaderMatch, KINDS, type Kind, type ListenerSpec, type PolicySpec, type ResourceInput, type RolloutMetric, type RolloutSpec, type RouteSpec, type ServiceSpec } from '../model/resources.js';
 
 /** A resource after validation, with the optional version the client expects. */
 export interface ParsedResource {
@@ -15,7 +17,7 @@ export interface ParsedResource {
  * Validates one resource (shape and cross-field rules, not references).
  * `body` may be a DTO instance the ValidationPipe already checked, or a plain object.
  */
-export function parseResource(body: unknown, opts: { kind?: Kind; service?: string; name?: string; prefix?: string } = {}): ParsedResource {
+export function parseResource(body: unknown, opts: { kind?: Kind; service?: string; namespace?: string; group?: string; name?: string; prefix?: string } = {}): ParsedResource {
   const prefix = opts.prefix ?? '';
   const at = (f: string) => (prefix ? `${prefix}.${f}` : f);
   let kind = opts.kind;
@@ -27,9 +29,18 @@ export function parseResource(body: unknown, opts: { kind?: Kind; service?: stri
     kind = k as Kind;
   }
   const cls = DTO_BY_KIND[kind];
-  const dto = (body instanceof cls ? body : validatePlain(cls, body, prefix)) as ResourceDto & { service?: string; spec: object };
+  const dto = (body instanceof cls ? body : validatePlain(cls, body, prefix)) as ResourceDto & { service?: string; namespace?: string; group?: string; spec: object };
   const violations: FieldViolation[] = [];
   let service: string | undefined;
+  const scope: { namespace?: string; group?: string } = {};
+  if (kind === 'Config') {
+    for (const f of ['namespace', 'group'] as const) {
+      const fromUrl = opts[f];
+      if (fromUrl !== undefined && dto[f] !== undefined && dto[f] !== fromUrl) violations.push({ field: at(f), message: `must match the ${f} in the URL (${fromUrl})` });
+      scope[f] = fromUrl ?? dto[f];
+      if (scope[f] === undefined) violations.push({ field: at(f), message: 'is required' });
+    }
+  }
   if (kind === 'Endpoint') {
     service = opts.service ?? dto.service;
     if (opts.service && dto.service && dto.service !== opts.service)
@@ -47,9 +58,18 @@ export function parseResource(body: unknown, opts: { kind?: Kind; service?: stri
     kind,
     name: dto.name,
     ...(service !== undefined ? { service } : {}),
+    ...scope,
     labels: { ...(dto.labels ?? {}) },
     spec: toPlain(dto.spec),
   };
+  if (kind === 'Config') {
+    // A map target is shorthand for the selector of its equalities.
+    const target = (input.spec as unknown as ConfigSpec).gray?.target as { labels?: unknown } | undefined;
+    if (target?.labels && typeof target.labels === 'object')
+      target.labels = Object.entries(target.labels as Record<string, string>).map(([k, v]) => `${k}=${v}`).join(',');
+    const big = configTooLarge(input.spec as unknown as ConfigSpec, at('spec'));
+    if (big.length) throw new TooLarge(big);
+  }
   violations.push(...semanticViolations(input, at('spec')));
   if (violations.length) throw new ValidationFailed(violations);
   return { input, expectedVersion: dto.version };
@@ -73,6 +93,8 @@ export function semanticViolations(r: ResourceInput, path: string): FieldViolati
       return policyRules(r.spec as PolicySpec, path);
     case 'Rollout':
       return rolloutRules(r.spec as unknown as RolloutSpec, path);
+    case 'Config':
+      return configRules(r.spec as unknown as ConfigSpec, path);
     default:
       return [];
   }
@@ -176,4 +198,39 @@ function regexProblem(re: string, field: string): FieldViolation[] {
 function policyRules(s: PolicySpec, path: string): FieldViolation[] {
   const kind = policyKind(s.type);
   return kind?.check ? kind.check(s[s.type], `${path}.${s.type}`) : [];
+}
+
+/** The most a config's content (and its gray candidate) may hold. */
+export const CONFIG_MAX_BYTES = 1024 * 1024;
+
+function configTooLarge(s: ConfigSpec, path: string): FieldViolation[] {
+  const out: FieldViolation[] = [];
+  const check = (content: string | undefined, field: string) => {
+    const n = content === undefined ? 0 : Buffer.byteLength(content);
+    if (n > CONFIG_MAX_BYTES) out.push({ field, message: `is ${n} bytes; a config holds at most ${CONFIG_MAX_BYTES} bytes (1 MiB)` });
+  };
+  check(s.content, `${path}.content`);
+  check(s.gray?.content, `${path}.gray.content`);
+  return out;
+}
+
+function configRules(s: ConfigSpec, path: string): FieldViolation[] {
+  const out: FieldViolation[] = [];
+  const e = formatError(s.format, s.content);
+  if (e) out.push(violationOf(`${path}.content`, e));
+  if (s.gray) {
+    const g = formatError(s.format, s.gray.content);
+    if (g) out.push(violationOf(`${path}.gray.content`, g));
+    const t = s.gray.target;
+    if (t.labels === undefined && t.percent === undefined) out.push({ field: `${path}.gray.target`, message: 'set labels, percent, or both' });
+    if (t.labels !== undefined) {
+      try {
+        if (!parseLabelSelector(t.labels).length) out.push({ field: `${path}.gray.target.labels`, message: 'must select something' });
+      } catch (err) {
+        const v = err instanceof ValidationFailed ? err.violations[0]?.message : (err as Error).message;
+        out.push({ field: `${path}.gray.target.labels`, message: v ?? 'is not a label selector' });
+      }
+    }
+  }
+  return out;
 }

@@ -39,6 +39,8 @@ export class XdsPublisher {
   }
 
   private async onEvent(e: FeedEvent): Promise<void> {
+    // Application config is not routing: nothing to translate (the config hub follows the same feed).
+    if (!e.full && !e.endpointServices.size && e.kinds.size && [...e.kinds].every((k) => k === 'Config')) return;
     const started = process.hrtime.bigint();
     if (e.full || e.changes.length) this.metrics.committedAt(e.revision, e.changedAt);
     const ir = this.build(e);

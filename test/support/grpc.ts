@@ -1,4 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
+import { configDefinition } from '../../src/config-centre/codec.js';
 import { loadRegistryProto } from '../../src/registry/grpc/registry.grpc-server.js';
 
 /** A real client of switchyard.v1.Registry. */
@@ -32,4 +33,10 @@ export function struct(o: Record<string, unknown>): any {
               ? { listValue: { values: v.map(value) } }
               : { structValue: struct(v as Record<string, unknown>) };
   return { fields: Object.fromEntries(Object.entries(o).map(([k, v]) => [k, value(v)])) };
+}
+
+/** A real client of switchyard.v1.Configs. */
+export function configsClient(port: number): grpc.Client & Record<string, any> {
+  const pkg = grpc.loadPackageDefinition(configDefinition()) as any;
+  return new pkg.switchyard.v1.Configs(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
 }

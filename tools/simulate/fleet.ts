@@ -21,6 +21,12 @@ interface Waiter {
 export class Fleet {
   private readonly progress = new Map<number, Progress>();
   private readonly waiters = new Set<Waiter>();
+  /**
+   * Final convergence reports by change, kept as they arrive: a fast push can
+   * converge before the coordinator starts waiting for it (the write's
+   * response or the floor's "pushed" can come after the last ACK).
+   */
+  private readonly finals = new Map<number, Msg<'converged'>[]>();
   private stopping = false;
 
   private constructor(private readonly children: ChildProcess[]) {
@@ -28,6 +34,7 @@ export class Fleet {
       child.on('message', (m: FromWorker) => {
         if (m.t === 'progress') this.progress.set(m.worker, m.progress);
         if (m.t === 'error') return this.failAll(new Error(`worker ${m.worker}: ${m.message}`));
+        if (m.t === 'converged' && m.final) this.finals.set(m.report.change, [...(this.finals.get(m.report.change) ?? []), m]);
         for (const w of [...this.waiters]) if (w.accept(m)) this.waiters.delete(w);
       });
       child.on('exit', (code, signal) => {
@@ -122,18 +129,35 @@ export class Fleet {
 
   /** Waits until every expected proxy has converged on change `change`, or collects what there is at the deadline. */
   async waitConverged(change: number, timeoutMs: number): Promise<{ report: ConvergenceReport; complete: boolean }> {
-    const finals = this.gather('converged', (m) => m.report.change === change && m.final, this.size, timeoutMs);
+    const have = () => (this.finals.get(change)?.length ?? 0) >= this.size;
+    const complete = await new Promise<boolean>((resolve, reject) => {
+      if (have()) return resolve(true);
+      const timer = setTimeout(() => {
+        this.waiters.delete(w);
+        resolve(false);
+      }, timeoutMs);
+      const w: Waiter = {
+        accept: () => {
+          if (!have()) return false;
+          clearTimeout(timer);
+          resolve(true);
+          return true;
+        },
+        fail: (e) => {
+          clearTimeout(timer);
+          reject(e);
+        },
+      };
+      this.waiters.add(w);
+    });
     let list: Msg<'converged'>[];
-    let complete = true;
-    try {
-      list = await finals;
-    } catch (e) {
-      if (!(e instanceof SimulationError)) throw e;
-      complete = false;
+    if (complete) list = this.finals.get(change)!;
+    else {
       const partial = this.gather('converged', (m) => m.report.change === change && !m.final, this.size, 30_000);
       for (let w = 0; w < this.size; w++) this.send(w, { t: 'collect', change });
       list = await partial;
     }
+    this.finals.delete(change);
     const r: ConvergenceReport = { change, expected: 0, converged: 0, excluded: 0, times: [], firstRecv: Infinity, bytes: 0, unexpected: 0, missing: [] };
     for (const { report: x } of list) {
       r.expected += x.expected;

@@ -11,6 +11,7 @@ import { MetricsService } from '../../observability/metrics.service.js';
 import { type Kind, KINDS, type Resource, type ResourceKey } from '../../model/resources.js';
 import { RolloutActions } from '../rollout-actions.js';
 import { RegistryService, type ResourceRef } from '../registry.service.js';
+import { GrpcServices } from './grpc-services.js';
 import { jsonToStruct, type PbStruct, structToJson } from './struct.js';
 
 interface PbResource {
@@ -47,6 +48,7 @@ function kindOf(kind: string, field: string): Kind {
 function keyFrom(k: { kind: string; name: string; service: string } | null | undefined, field = 'key'): ResourceKey {
   if (!k) throw new ValidationFailed([{ field, message: 'is required' }]);
   const kind = kindOf(k.kind, `${field}.kind`);
+  if (kind === 'Config') throw new ValidationFailed([{ field: `${field}.kind`, message: 'Config is served by switchyard.v1.Configs (config.proto) and REST /api/v1/configs' }]);
   if (kind === 'Endpoint' && !k.service) throw new ValidationFailed([{ field: `${field}.service`, message: 'is required for endpoints' }]);
   return { kind, scope: kind === 'Endpoint' ? k.service : '', name: k.name };
 }
@@ -94,6 +96,7 @@ export class RegistryGrpcServer implements OnApplicationBootstrap, BeforeApplica
     private readonly rollouts: RolloutActions,
     @Inject(AppConfig) private readonly config: AppConfig,
     private readonly metrics: MetricsService,
+    private readonly extra: GrpcServices,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
@@ -101,13 +104,15 @@ export class RegistryGrpcServer implements OnApplicationBootstrap, BeforeApplica
     const pkg = grpc.loadPackageDefinition(definition) as any;
     const server = new grpc.Server({ 'grpc.max_receive_message_length': this.config.BODY_LIMIT_BYTES });
     // Server reflection: grpcurl and other tools work without the proto files.
-    new ReflectionService(definition).addToServer(server);
+    new ReflectionService(Object.assign({}, definition, ...this.extra.all().map((s) => s.definition))).addToServer(server);
+    for (const s of this.extra.all()) server.addService(s.service, s.implementation);
     const r = this.registry;
     const actor = (call: grpc.ServerUnaryCall<unknown, unknown>) => String(call.metadata.get('x-switchyard-actor')[0] ?? 'anonymous').slice(0, 128);
     server.addService(pkg.switchyard.v1.Registry.service, {
       Get: this.unary('Get', async (req: any) => toPb(await r.get(keyFrom(req.key)))),
       List: this.unary('List', async (req: any) => {
         const kind = kindOf(req.kind, 'kind');
+        if (kind === 'Config') throw new ValidationFailed([{ field: 'kind', message: 'Config is served by switchyard.v1.Configs (config.proto)' }]);
         if (kind === 'Endpoint' && !req.service) throw new ValidationFailed([{ field: 'service', message: 'is required for endpoints' }]);
         const page = await r.list(kind, { labelSelector: req.labelSelector, limit: clamp(req.pageSize), pageToken: req.pageToken || undefined }, kind === 'Endpoint' ? req.service : undefined);
         return { items: page.items.map(toPb), nextPageToken: page.nextPageToken ?? '' };
@@ -115,6 +120,7 @@ export class RegistryGrpcServer implements OnApplicationBootstrap, BeforeApplica
       Create: this.unary('Create', async (req: any, call) => {
         const res = required(req.resource, 'resource');
         const kind = kindOf(res.kind, 'resource.kind');
+        if (kind === 'Config') throw new ValidationFailed([{ field: 'resource.kind', message: 'Config is written through REST /api/v1/configs or apply' }]);
         return toPb(await r.create(kind, bodyFrom(res), { actor: actor(call), service: res.service || undefined }));
       }),
       Update: this.unary('Update', async (req: any, call) => {

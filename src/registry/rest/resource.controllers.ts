@@ -9,7 +9,7 @@ import { DeleteResultDto, mergePatchBody, resourceListDto } from './openapi.js';
 import { DeleteQueryDto, ListQueryDto } from './query.dto.js';
 
 /** CRUD controller for a top-level kind at /api/v1/<plural>. */
-function resourceController(kind: Exclude<Kind, 'Endpoint'>, dto: Type<ResourceDto>) {
+function resourceController(kind: Exclude<Kind, 'Endpoint' | 'Config'>, dto: Type<ResourceDto>) {
   const list = resourceListDto(kind, dto);
   const conflict = CONFLICTS[kind];
 
@@ -85,7 +85,7 @@ const REFERENCED = 'still referenced by other resources (referrers lists them; ?
 const OWNED = 'a running Rollout owns the rules of this Route (rollout, phase)';
 
 /** When a create, an update (PUT, PATCH) or a delete of each kind answers 409 (besides a create's name already taken). */
-const CONFLICTS: Record<Exclude<Kind, 'Endpoint'>, { create?: string; update?: string; remove?: string }> = {
+const CONFLICTS: Record<Exclude<Kind, 'Endpoint' | 'Config'>, { create?: string; update?: string; remove?: string }> = {
   Service: { update: 'a subset still used by a Route or Rollout would be removed (referrers lists them)', remove: REFERENCED },
   Route: {
     create: 'a host is already served by another Route (field, conflictsWith)',

@@ -7,6 +7,21 @@ export interface ListOptions {
   limit: number;
   /** Return names strictly after this one (keyset pagination). */
   after?: string;
+  /**
+   * Instead of one scope: every scope starting with this prefix, ordered by
+   * scope then name; `after` is then `scope\u0000name`.
+   */
+  scopePrefix?: string;
+}
+
+/** Which entries of one resource's history to read. */
+export interface HistoryOptions {
+  /** Only this version. */
+  version?: number;
+  /** Newest first, at most this many (default: all, oldest first). */
+  limit?: number;
+  /** With limit: versions strictly below this one (paging back). */
+  before?: number;
 }
 
 export interface Page<T> {
@@ -30,8 +45,14 @@ export interface WriteTx {
   findContaining(kind: Kind, fragment: object): Promise<Resource[]>;
   /** Every resource of `kind` in `scope`. */
   listScope(kind: Kind, scope: string): Promise<Resource[]>;
-  /** `status` entries are merged into the (empty) status of the new resource. */
-  create(input: ResourceInput, status?: Record<string, unknown>): Promise<Resource>;
+  /**
+   * `status` entries are merged into the (empty) status of the new resource.
+   * `version` (default 1) lets a recreated resource go on from its history
+   * rather than reuse version numbers.
+   */
+  create(input: ResourceInput, status?: Record<string, unknown>, opts?: { version?: number }): Promise<Resource>;
+  /** Change-log entries of one key (objects included), as in RegistryStore.history. */
+  history(key: ResourceKey, opts?: HistoryOptions): Promise<Change[]>;
   /** `status` entries, when given, replace those top-level keys of the current status. */
   update(current: Resource, next: ResourceInput, status?: Record<string, unknown>): Promise<Resource>;
   remove(current: Resource): Promise<void>;
@@ -46,6 +67,8 @@ export interface RegistryStore {
   list(kind: Kind, scope: string | undefined, opts: ListOptions): Promise<Page<Resource>>;
   /** Changes with revision > since, oldest first, and the current store revision. */
   changes(since: number, limit: number, opts?: { withObjects?: boolean }): Promise<{ changes: Change[]; revision: number }>;
+  /** The change-log entries of one key, objects included (deletes have none). */
+  history(key: ResourceKey, opts?: HistoryOptions): Promise<Change[]>;
   /** Every resource at one consistent store revision (what translation reads). */
   snapshot(): Promise<{ revision: number; resources: Resource[] }>;
   /**

@@ -1,8 +1,8 @@
 import type { DataSource, EntityManager } from 'typeorm';
 import { AlreadyExists, DomainError, Unavailable } from '../../common/errors.js';
 import type { LabelRequirement } from '../label-selector.js';
-import type { Change, Kind, Resource, ResourceInput, ResourceKey } from '../../model/resources.js';
-import type { ListOptions, Page, RegistryStore, WriteOptions, WriteTx } from './registry-store.js';
+import { type Change, type Kind, type Resource, type ResourceInput, type ResourceKey, scopeFields, scopeOf } from '../../model/resources.js';
+import type { HistoryOptions, ListOptions, Page, RegistryStore, WriteOptions, WriteTx } from './registry-store.js';
 
 const COLUMNS = `"kind", "scope", "name", "labels", "spec", "status", "version", "created_at", "updated_at"`;
 
@@ -22,7 +22,7 @@ function toResource(r: Row): Resource {
   return {
     kind: r.kind,
     name: r.name,
-    ...(r.kind === 'Endpoint' ? { service: r.scope } : {}),
+    ...scopeFields(r.kind, r.scope),
     labels: sortKeys(r.labels ?? {}),
     spec: sortKeys(r.spec),
     version: r.version,
@@ -46,7 +46,6 @@ function sortKeys<T>(v: T): T {
 // A resource read back from jsonb, with labels and spec keys in the same order toResource gives.
 const normalized = (r: Resource): Resource => ({ ...r, labels: sortKeys(r.labels ?? {}), spec: sortKeys(r.spec) });
 
-const scopeOf = (r: { kind: Kind; service?: string }) => (r.kind === 'Endpoint' ? (r.service ?? '') : '');
 
 // Connection-level failures: the database is down or unreachable, not the request's fault.
 const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', '57P01', '57P02', '57P03', '53300', '3D000', '08000', '08001', '08003', '08006', '08004']);
@@ -126,23 +125,35 @@ export class TypeormRegistryStore implements RegistryStore {
     return guard(async () => {
       const params: unknown[] = [kind];
       const where = [`"kind" = $1`];
-      if (scope !== undefined) {
+      const byScope = opts.scopePrefix !== undefined;
+      if (byScope) {
+        params.push(opts.scopePrefix!.replace(/[\\%_]/g, (c) => `\\${c}`) + '%');
+        where.push(`"scope" LIKE $${params.length}`);
+      } else if (scope !== undefined) {
         params.push(scope);
         where.push(`"scope" = $${params.length}`);
       }
       if (opts.after !== undefined) {
-        params.push(opts.after);
-        where.push(`"name" COLLATE "C" > $${params.length}`);
+        if (byScope) {
+          const [afterScope, afterName] = splitAfter(opts.after);
+          params.push(afterScope, afterName);
+          where.push(`("scope" COLLATE "C", "name" COLLATE "C") > ($${params.length - 1}, $${params.length})`);
+        } else {
+          params.push(opts.after);
+          where.push(`"name" COLLATE "C" > $${params.length}`);
+        }
       }
       where.push(...selectorSql(kind, opts.selector, params));
       params.push(opts.limit + 1);
+      const order = byScope ? `"scope" COLLATE "C", "name" COLLATE "C"` : `"name" COLLATE "C", "scope"`;
       const rows: Row[] = await this.ds.query(
-        `SELECT ${COLUMNS} FROM "resources" WHERE ${where.join(' AND ')} ORDER BY "name" COLLATE "C", "scope" LIMIT $${params.length}`,
+        `SELECT ${COLUMNS} FROM "resources" WHERE ${where.join(' AND ')} ORDER BY ${order} LIMIT $${params.length}`,
         params,
       );
       const more = rows.length > opts.limit;
       const items = rows.slice(0, opts.limit).map(toResource);
-      return { items, last: more ? items[items.length - 1].name : undefined };
+      const lastItem = items[items.length - 1];
+      return { items, last: more ? (byScope ? `${scopeOf(lastItem)}\u0000${lastItem.name}` : lastItem.name) : undefined };
     });
   }
 
@@ -156,23 +167,17 @@ export class TypeormRegistryStore implements RegistryStore {
         [since, limit],
       );
       const revision = Number(rows[0]?.head ?? 0);
-      const changes = rows
-        .filter((r) => r.kind !== null)
-        .map(
-          (r): Change => ({
-            revision: Number(r.revision),
-            kind: r.kind,
-            ...(r.kind === 'Endpoint' ? { service: r.scope } : {}),
-            name: r.name,
-            version: r.version,
-            op: r.op,
-            actor: r.actor,
-            at: new Date(r.at).toISOString(),
-            ...(opts.withObjects ? { object: r.object ? normalized(r.object as Resource) : null } : {}),
-          }),
-        );
+      const changes = rows.filter((r) => r.kind !== null).map((r) => {
+        const c = changeOf(r);
+        if (!opts.withObjects) delete c.object;
+        return c;
+      });
       return { changes, revision };
     });
+  }
+
+  history(key: ResourceKey, opts: HistoryOptions = {}): Promise<Change[]> {
+    return guard(() => readHistory(this.ds, key, opts));
   }
 
   snapshot(): Promise<{ revision: number; resources: Resource[] }> {
@@ -265,13 +270,18 @@ class PgWriteTx implements WriteTx {
     return rows.map(toResource);
   }
 
-  async create(input: ResourceInput, status: Record<string, unknown> = {}): Promise<Resource> {
+  history(key: ResourceKey, opts: HistoryOptions = {}): Promise<Change[]> {
+    return readHistory(this.em, key, opts);
+  }
+
+  async create(input: ResourceInput, status: Record<string, unknown> = {}, opts: { version?: number } = {}): Promise<Resource> {
     const rev = ++this.revision;
+    const version = String(opts.version ?? 1);
     const rows: Row[] = await this.em.query(
       `INSERT INTO "resources" ("kind", "scope", "name", "labels", "spec", "status", "version", "revision", "created_at", "updated_at")
-       VALUES ($1, $2, $3, $4::jsonb, $5::jsonb, $7::jsonb, 1, $6, now(), now())
+       VALUES ($1, $2, $3, $4::jsonb, $5::jsonb, $7::jsonb, $8, $6, now(), now())
        RETURNING ${COLUMNS}`,
-      [input.kind, scopeOf(input), input.name, JSON.stringify(input.labels), JSON.stringify(input.spec), rev, JSON.stringify(status)],
+      [input.kind, scopeOf(input), input.name, JSON.stringify(input.labels), JSON.stringify(input.spec), rev, JSON.stringify(status), version],
     );
     const res = toResource(rows[0]);
     await this.log(rev, res, 'create');
@@ -317,7 +327,7 @@ class PgWriteTx implements WriteTx {
     this.changes.push({
       revision: rev,
       kind: r.kind,
-      ...(r.kind === 'Endpoint' ? { service: scopeOf(r) } : {}),
+      ...scopeFields(r.kind, scopeOf(r)),
       name: r.name,
       version: r.version,
       op,
@@ -326,4 +336,53 @@ class PgWriteTx implements WriteTx {
       object: op === 'delete' ? null : r,
     });
   }
+}
+
+function splitAfter(after: string): [string, string] {
+  const i = after.indexOf('\u0000');
+  return i < 0 ? ['', after] : [after.slice(0, i), after.slice(i + 1)];
+}
+
+interface ChangeRow {
+  revision: string;
+  kind: Kind;
+  scope: string;
+  name: string;
+  version: number;
+  op: Change['op'];
+  actor: string;
+  at: Date;
+  object: Resource | null;
+}
+
+const changeOf = (r: ChangeRow): Change => ({
+  revision: Number(r.revision),
+  kind: r.kind,
+  ...scopeFields(r.kind, r.scope),
+  name: r.name,
+  version: r.version,
+  op: r.op,
+  actor: r.actor,
+  at: new Date(r.at).toISOString(),
+  object: r.object ? normalized(r.object) : null,
+});
+
+async function readHistory(q: { query(sql: string, params: unknown[]): Promise<ChangeRow[]> }, key: ResourceKey, opts: HistoryOptions): Promise<Change[]> {
+  const params: unknown[] = [key.kind, key.scope, key.name];
+  const where = [`"kind" = $1`, `"scope" = $2`, `"name" = $3`];
+  if (opts.version !== undefined) {
+    params.push(opts.version);
+    where.push(`"version" = $${params.length}`);
+  }
+  if (opts.before !== undefined) {
+    params.push(opts.before);
+    where.push(`"version" < $${params.length}`);
+  }
+  let tail = `ORDER BY "revision"`;
+  if (opts.limit !== undefined) {
+    params.push(opts.limit);
+    tail = `ORDER BY "revision" DESC LIMIT $${params.length}`;
+  }
+  const rows = await q.query(`SELECT "revision", "kind", "scope", "name", "version", "op", "actor", "at", "object" FROM "changes" WHERE ${where.join(' AND ')} ${tail}`, params);
+  return rows.map(changeOf);
 }
