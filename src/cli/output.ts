@@ -28,6 +28,7 @@ export function manifest(r: any): Record<string, unknown> {
     kind: r.kind,
     name: r.name,
     ...(r.service ? { service: r.service } : {}),
+    ...(r.namespace ? { namespace: r.namespace, group: r.group } : {}),
     ...(r.labels && Object.keys(r.labels).length ? { labels: r.labels } : {}),
     spec: r.spec,
   };

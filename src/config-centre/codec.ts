@@ -14,6 +14,8 @@ export interface UpdateMessage {
   content: string;
   gray: boolean;
   deleted: boolean;
+  /** Only on the marker that ends the initial state of a watch. */
+  synced?: boolean;
 }
 
 /** The config centre's protos (proto/switchyard/v1/config.proto) as a proto-loader definition. */
@@ -30,6 +32,9 @@ export class ConfigCodec {
   encode(msg: UpdateMessage): Buffer {
     return this.service.Watch.responseSerialize(msg);
   }
+
+  /** The marker that ends the initial state of a watch, encoded once. */
+  readonly syncedMarker: Buffer = this.encode({ namespace: '', group: '', name: '', revision: 0, format: '', content: '', gray: false, deleted: false, synced: true });
 
   /**
    * The Configs service definition with Watch writing pre-encoded bytes: the

@@ -31,9 +31,10 @@ export interface WatchRequest {
   transport: Transport;
 }
 
-/** Where a watcher's updates go. `push` gets every batch; `end` is called once when the hub stops. */
+/** Where a watcher's updates go. `push` gets every batch; `synced` follows the initial one (even when empty); `end` is called once when the hub stops. */
 export interface WatchSink {
   push(updates: EncodedUpdate[]): void;
+  synced?(): void;
   end(reason: string): void;
 }
 
@@ -141,6 +142,7 @@ export class ConfigHub implements BeforeApplicationShutdown {
       // What it already holds is not sent, but it is shown as watching.
       for (const name of this.interesting(w)) if (!sent.has(name)) this.board.delivered(req.namespace, req.group, name, w.inst, w.transport, w.known.get(name), false);
       this.deliver(w, updates);
+      if (set!.has(w)) w.sink.synced?.();
     });
     return { known: () => new Map(w.known), close: () => this.unwatch(w) };
   }

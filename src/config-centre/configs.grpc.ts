@@ -90,6 +90,7 @@ export class ConfigsGrpc implements OnModuleInit {
     );
     const handle = this.hub.watch(req, {
       push: (u) => out.push(u),
+      synced: () => out.after(() => call.write(this.codec.syncedMarker)),
       end: (reason) => call.emit('error', { code: grpc.status.UNAVAILABLE, details: reason }),
     });
     const close = () => handle.close();

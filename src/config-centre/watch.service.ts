@@ -90,7 +90,16 @@ export class LatestFirst {
       const list = [...this.pending.values()];
       this.pending.clear();
       this.push(list);
+      if (!this.blocked) for (const fn of this.then.splice(0)) fn();
     });
+  }
+
+  private readonly then: (() => void)[] = [];
+
+  /** Runs `fn` (a marker write) after what is waiting has been written. */
+  after(fn: () => void): void {
+    if (this.blocked) this.then.push(fn);
+    else fn();
   }
 
   push(updates: EncodedUpdate[]): void {
@@ -171,7 +180,7 @@ export class ConfigWatchService {
       (fn) => res.on('drain', fn),
     );
     res.write(`: watching ${w.namespace}/${w.group}\n\n`);
-    const handle = this.hub.watch(w, { push: (u) => out.push(u), end: () => res.end() });
+    const handle = this.hub.watch(w, { push: (u) => out.push(u), synced: () => out.after(() => res.write(`event: synced\ndata: {}\n\n`)), end: () => res.end() });
     const ping = setInterval(() => res.write(': ping\n\n'), SSE_PING_MS);
     ping.unref();
     res.on('close', () => {

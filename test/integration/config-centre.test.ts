@@ -13,7 +13,9 @@ function grpcWatch(client: any, req: object) {
   const got: any[] = [];
   const call = client.Watch(req);
   const waiters: (() => void)[] = [];
+  let synced = 0;
   call.on('data', (u: any) => {
+    if (u.synced) return void synced++;
     got.push(u);
     for (const w of waiters.splice(0)) w();
   });
@@ -21,6 +23,7 @@ function grpcWatch(client: any, req: object) {
   return {
     got,
     call,
+    synced: () => synced,
     async next(n: number, timeoutMs = 5000) {
       const deadline = Date.now() + timeoutMs;
       while (got.length < n) {
@@ -147,6 +150,10 @@ describe('config centre (REST, gRPC, long poll, SSE against PostgreSQL)', () => 
     await app.http('PUT', `${BASE}/toggles.yaml`, { spec: { format: 'yaml', content: yaml(false) } });
     const g = grpcWatch(client, { namespace: 'prod', group: 'orders', names: ['toggles.yaml'], instanceId: 'grpc-1', labels: { zone: 'a' } });
     const [first] = await g.next(1);
+    for (let i = 0; g.synced() === 0; i++) {
+      assert.ok(i < 50, 'no synced marker after the initial state');
+      await new Promise((r) => setTimeout(r, 20));
+    }
     assert.deepEqual([first.name, first.revision, first.content, first.gray, first.deleted], ['toggles.yaml', 1, yaml(false), false, false]);
     // Known at revision 1: the long poll waits.
     const poll = app.http('GET', '/api/v1/configs/watch?namespace=prod&group=orders&names=toggles.yaml&instanceId=poll-1&known=toggles.yaml:1&timeoutMs=10000');
