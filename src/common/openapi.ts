@@ -39,6 +39,12 @@ export class ResourceRefDto {
   @ApiPropertyOptional({ description: 'owning service (endpoints only)' })
   service?: string;
 
+  @ApiPropertyOptional({ description: 'namespace (configs only)' })
+  namespace?: string;
+
+  @ApiPropertyOptional({ description: 'group (configs only)' })
+  group?: string;
+
   @ApiPropertyOptional({ type: 'integer', description: 'version after the operation' })
   version?: number;
 }

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { KINDS, type Kind, PLURAL } from '../../model/resources.js';
+import { idOf, KINDS, type Kind, PLURAL } from '../../model/resources.js';
 import { type Client, CliError } from '../client.js';
 import type { Context } from '../context.js';
 import { kindOf, pathOf } from '../kinds.js';
@@ -47,16 +47,16 @@ export function historyCommands(program: Command, ctx: Context): void {
       const log = (await changes(c, true)).filter(select(kind, name));
       // For every resource changed after the revision: its last state at or before it (absent = it did not exist).
       const touched = new Map<string, any>();
-      for (const ch of log) if (ch.revision > o.toRevision) touched.set(`${ch.kind}/${ch.service ?? ''}/${ch.name}`, ch);
+      for (const ch of log) if (ch.revision > o.toRevision) touched.set(idOf(ch), ch);
       if (!touched.size) return ctx.write(`nothing changed after revision ${o.toRevision}\n`);
       const restore: any[] = [];
       const remove: any[] = [];
       for (const [id, ch] of touched) {
-        const before = [...log].reverse().find((x) => `${x.kind}/${x.service ?? ''}/${x.name}` === id && x.revision <= o.toRevision);
+        const before = [...log].reverse().find((x) => idOf(x) === id && x.revision <= o.toRevision);
         if (before && before.op !== 'delete' && before.object) restore.push(before.object);
         else remove.push(ch);
       }
-      const docs = restore.map((r) => ({ kind: r.kind, name: r.name, ...(r.service ? { service: r.service } : {}), labels: r.labels, spec: r.spec }));
+      const docs = restore.map((r) => ({ kind: r.kind, name: r.name, ...(r.service ? { service: r.service } : {}), ...(r.namespace ? { namespace: r.namespace, group: r.group } : {}), labels: r.labels, spec: r.spec }));
       if (docs.length) {
         const out = await c.request('POST', `/api/v1/apply${o.dryRun ? '?dryRun=true' : ''}`, docs);
         for (const r of out.results) ctx.write(`${r.kind.toLowerCase()}/${r.name} ${r.result === 'updated' ? 'restored' : r.result === 'created' ? 'recreated' : 'unchanged'}${o.dryRun ? ' (dry run)' : ''}\n`);
@@ -64,8 +64,8 @@ export function historyCommands(program: Command, ctx: Context): void {
       // Created after the revision: delete them, dependents first.
       const order = (x: any) => -KINDS.indexOf(x.kind as Kind);
       for (const x of remove.sort((a, b) => order(a) - order(b))) {
-        if (!o.dryRun) await c.request('DELETE', `${pathOf(x.kind, x.name, x.service)}?cascade=true`).catch((e) => (e instanceof CliError && e.status === 404 ? undefined : Promise.reject(e)));
-        ctx.write(`${x.kind.toLowerCase()}/${x.service ? `${x.service}/` : ''}${x.name} deleted (it did not exist at revision ${o.toRevision})${o.dryRun ? ' (dry run)' : ''}\n`);
+        if (!o.dryRun) await c.request('DELETE', x.kind === 'Config' ? `/api/v1/configs/${x.namespace}/${x.group}/${x.name}` : `${pathOf(x.kind, x.name, x.service)}?cascade=true`).catch((e) => (e instanceof CliError && e.status === 404 ? undefined : Promise.reject(e)));
+        ctx.write(`${x.kind.toLowerCase()}/${x.service ? `${x.service}/` : x.namespace ? `${x.namespace}/${x.group}/` : ''}${x.name} deleted (it did not exist at revision ${o.toRevision})${o.dryRun ? ' (dry run)' : ''}\n`);
       }
     });
 }

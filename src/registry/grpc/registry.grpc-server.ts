@@ -142,7 +142,7 @@ export class RegistryGrpcServer implements OnApplicationBootstrap, BeforeApplica
         const out = await r.changes(req.since, clamp(req.limit));
         return {
           revision: out.revision,
-          changes: out.changes.map((c) => ({ ...c, service: c.service ?? '' })),
+          changes: out.changes.map((c) => ({ ...c, service: c.service ?? '', namespace: c.namespace ?? '', group: c.group ?? '' })),
         };
       }),
     });

@@ -59,6 +59,12 @@ export class ChangeDto {
   @ApiPropertyOptional({ description: 'owning service (endpoints only)' })
   service?: string;
 
+  @ApiPropertyOptional({ description: 'the config\'s namespace (configs only)' })
+  namespace?: string;
+
+  @ApiPropertyOptional({ description: 'the config\'s group (configs only)' })
+  group?: string;
+
   @ApiProperty()
   name!: string;
 
