@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger, type BeforeApplicationShutdown } from '@nes
 import { ChangeFeed, type FeedEvent } from '../feed/change-feed.js';
 import type { ConfigSpec, EndpointSpec, Resource } from '../model/resources.js';
 import { type LabelRequirement, parseLabelSelector } from '../registry/label-selector.js';
+import { REGISTRY_STORE, type RegistryStore } from '../registry/store/registry-store.js';
 import { ConfigCodec, type UpdateMessage } from './codec.js';
 import { effectiveFor, type Effective, type Instance } from './gray.js';
 import { InstanceBoard, type Transport } from './instance-board.js';
@@ -76,6 +77,8 @@ export class ConfigHub implements BeforeApplicationShutdown {
   private readonly configs = new Map<string, Map<string, Resource<ConfigSpec>>>();
   private readonly encoded = new Map<string, Map<string, EncodedUpdate>>();
   private readonly selectors = new Map<string, { version: number; reqs?: LabelRequirement[] }>();
+  /** Configs this process saw deleted (until recreated): a watcher that holds one is told at once. */
+  private readonly tombstones = new Set<string>();
   /** Open watches per instance (scope and id) on this replica: the instance leaves the board when its last one closes. */
   private readonly open = new Map<string, number>();
   private seq = 0;
@@ -87,6 +90,7 @@ export class ConfigHub implements BeforeApplicationShutdown {
     private readonly feed: ChangeFeed,
     private readonly board: InstanceBoard,
     @Inject(ConfigCodec) private readonly codec: ConfigCodec,
+    @Inject(REGISTRY_STORE) private readonly store: RegistryStore,
   ) {
     feed.subscribe((e) => this.onEvent(e));
   }
@@ -135,13 +139,15 @@ export class ConfigHub implements BeforeApplicationShutdown {
       if (!s) this.byService.set(w.endpoint.service, (s = new Set()));
       s.add(w);
     }
-    void this.ready().then(() => {
+    void this.ready().then(async () => {
       if (!set!.has(w)) return;
-      const updates = this.evaluate(w, undefined);
+      const unsure: string[] = [];
+      const updates = this.evaluate(w, undefined, unsure);
       const sent = new Set(updates.map((u) => u.name));
       // What it already holds is not sent, but it is shown as watching.
       for (const name of this.interesting(w)) if (!sent.has(name)) this.board.delivered(req.namespace, req.group, name, w.inst, w.transport, w.known.get(name), false);
       this.deliver(w, updates);
+      await this.confirmAbsent(w, unsure);
       if (set!.has(w)) w.sink.synced?.();
     });
     return { known: () => new Map(w.known), close: () => this.unwatch(w) };
@@ -200,8 +206,13 @@ export class ConfigHub implements BeforeApplicationShutdown {
         this.encoded.delete(id);
         this.selectors.delete(id);
         const now = mirror.byId<ConfigSpec>(id);
-        if (now) this.index(now);
-        else this.configs.get(scope)?.delete(c.name);
+        if (now) {
+          this.index(now);
+          this.tombstones.delete(id);
+        } else {
+          this.configs.get(scope)?.delete(c.name);
+          this.tombstones.add(id);
+        }
         let names = changed.get(scope);
         if (!names) changed.set(scope, (names = new Set()));
         names.add(c.name);
@@ -225,9 +236,9 @@ export class ConfigHub implements BeforeApplicationShutdown {
         if (relabelled.has(w)) continue;
         const mine = names.size ? [...names].filter((n) => !w.names || w.names.has(n)) : undefined;
         if (mine && !mine.length) continue;
-        this.deliver(w, this.evaluate(w, mine));
+        this.update(w, mine);
       }
-    for (const w of relabelled) this.deliver(w, this.evaluate(w, undefined));
+    for (const w of relabelled) this.update(w, undefined);
   }
 
   private index(c: Resource<ConfigSpec>): void {
@@ -242,8 +253,36 @@ export class ConfigHub implements BeforeApplicationShutdown {
     return w.names ? [...w.names] : [...(this.configs.get(w.scope)?.keys() ?? [])];
   }
 
+  private update(w: Watcher, names: string[] | undefined): void {
+    const unsure: string[] = [];
+    this.deliver(w, this.evaluate(w, names, unsure));
+    if (unsure.length) void this.confirmAbsent(w, unsure);
+  }
+
+  /**
+   * A watcher holds configs this replica's mirror lacks and never saw deleted:
+   * either they are gone for good (deleted before this process started) or
+   * this replica is behind (the watcher came from a replica ahead). The store
+   * decides; deletion is only sent for what it does not have either.
+   */
+  private async confirmAbsent(w: Watcher, names: string[]): Promise<void> {
+    const gone: EncodedUpdate[] = [];
+    for (const name of names) {
+      let exists: boolean;
+      try {
+        exists = !!(await this.store.get({ kind: 'Config', scope: w.scope, name }));
+      } catch {
+        continue; // the database is down: keep what the instance holds
+      }
+      if (exists || this.configs.get(w.scope)?.has(name) || !w.known.has(name)) continue;
+      gone.push(this.deleted(w.scope, name));
+      w.known.delete(name);
+    }
+    if (gone.length && this.byScope.get(w.scope)?.has(w)) this.deliver(w, gone);
+  }
+
   /** The updates a watcher needs for `names` (default: everything it follows or knows), and records them as known. */
-  private evaluate(w: Watcher, names: string[] | undefined): EncodedUpdate[] {
+  private evaluate(w: Watcher, names: string[] | undefined, unsure: string[]): EncodedUpdate[] {
     const scoped = this.configs.get(w.scope);
     const candidates = names ?? [...new Set([...this.interesting(w), ...w.known.keys()])];
     const out: EncodedUpdate[] = [];
@@ -251,10 +290,11 @@ export class ConfigHub implements BeforeApplicationShutdown {
       const cfg = scoped?.get(name);
       const known = w.known.get(name);
       if (!cfg) {
-        if (known !== undefined) {
+        if (known === undefined) continue;
+        if (this.tombstones.has(configId(w.scope, name))) {
           out.push(this.deleted(w.scope, name));
           w.known.delete(name);
-        }
+        } else unsure.push(name);
         continue;
       }
       // The instance holds a revision this replica has not seen yet (it failed over from one ahead): wait for the feed.

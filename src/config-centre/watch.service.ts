@@ -155,9 +155,19 @@ export class ConfigWatchService {
       // Each update's JSON was encoded once by the hub: the body is those bytes joined.
       if (updates && !res.headersSent && !res.destroyed) res.status(200).type('application/json').send(`{"updates":[${updates.map((u) => u.json).join(',')}]}`);
     };
-    handle = this.hub.watch(w, { push: finish, end: () => finish([]) });
+    // The initial state (what differs from `known`) is answered whole; after it, the first change answers.
+    let initial: EncodedUpdate[] | undefined = [];
+    handle = this.hub.watch(w, {
+      push: (u) => (initial ? initial.push(...u) : finish(u)),
+      synced: () => {
+        const first = initial!;
+        initial = undefined;
+        if (first.length) finish(first);
+        else if (!done) timer = setTimeout(() => finish([]), q.timeoutMs ?? 30_000);
+      },
+      end: () => finish(initial ?? []),
+    });
     if (done) return handle.close();
-    timer = setTimeout(() => finish([]), q.timeoutMs ?? 30_000);
     res.on('close', () => finish(undefined));
   }
 
