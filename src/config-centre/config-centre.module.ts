@@ -3,6 +3,8 @@ import { FeedModule } from '../feed/feed.module.js';
 import { RegistryModule } from '../registry/registry.module.js';
 import { ConfigCodec } from './codec.js';
 import { ConfigHub } from './config-hub.js';
+import { ConfigMetrics } from './config-metrics.js';
+import { ObservabilityModule } from '../observability/observability.module.js';
 import { ConfigService } from './config.service.js';
 import { ConfigsController, ConfigWatchController } from './configs.controller.js';
 import { ConfigsGrpc } from './configs.grpc.js';
@@ -15,9 +17,9 @@ import { ConfigWatchService } from './watch.service.js';
  * feed, with gray release and per-instance acknowledgement.
  */
 @Module({
-  imports: [RegistryModule, FeedModule],
+  imports: [RegistryModule, FeedModule, ObservabilityModule],
   controllers: [ConfigWatchController, ConfigsController],
-  providers: [ConfigCodec, InstanceBoard, ConfigHub, ConfigService, ConfigWatchService, ConfigsGrpc],
+  providers: [ConfigMetrics, ConfigCodec, InstanceBoard, ConfigHub, ConfigService, ConfigWatchService, ConfigsGrpc],
   exports: [ConfigHub],
 })
 export class ConfigCentreModule {}

@@ -4,6 +4,7 @@ import type { ConfigSpec, EndpointSpec, Resource } from '../model/resources.js';
 import { type LabelRequirement, parseLabelSelector } from '../registry/label-selector.js';
 import { REGISTRY_STORE, type RegistryStore } from '../registry/store/registry-store.js';
 import { ConfigCodec, type UpdateMessage } from './codec.js';
+import { ConfigMetrics } from './config-metrics.js';
 import { effectiveFor, type Effective, type Instance } from './gray.js';
 import { InstanceBoard, type Transport } from './instance-board.js';
 
@@ -91,6 +92,7 @@ export class ConfigHub implements BeforeApplicationShutdown {
     private readonly board: InstanceBoard,
     @Inject(ConfigCodec) private readonly codec: ConfigCodec,
     @Inject(REGISTRY_STORE) private readonly store: RegistryStore,
+    private readonly metrics: ConfigMetrics,
   ) {
     feed.subscribe((e) => this.onEvent(e));
   }
@@ -134,6 +136,7 @@ export class ConfigHub implements BeforeApplicationShutdown {
     let set = this.byScope.get(scope);
     if (!set) this.byScope.set(scope, (set = new Set()));
     set.add(w);
+    this.metrics.watchers.inc({ transport: w.transport });
     if (w.endpoint) {
       let s = this.byService.get(w.endpoint.service);
       if (!s) this.byService.set(w.endpoint.service, (s = new Set()));
@@ -175,6 +178,7 @@ export class ConfigHub implements BeforeApplicationShutdown {
   private unwatch(w: Watcher): void {
     const set = this.byScope.get(w.scope);
     if (!set?.delete(w)) return;
+    this.metrics.watchers.dec({ transport: w.transport });
     if (!set.size) this.byScope.delete(w.scope);
     if (w.endpoint) {
       const s = this.byService.get(w.endpoint.service);
@@ -311,6 +315,7 @@ export class ConfigHub implements BeforeApplicationShutdown {
     if (!updates.length) return;
     const [namespace, group] = splitScope(w.scope);
     for (const u of updates) this.board.delivered(namespace, group, u.name, w.inst, w.transport, u.deleted ? undefined : u.revision, u.gray);
+    this.metrics.updates.inc({ transport: w.transport }, updates.length);
     try {
       w.sink.push(updates);
     } catch (e) {
@@ -344,6 +349,7 @@ export class ConfigHub implements BeforeApplicationShutdown {
       const [namespace, group] = splitScope(scope);
       const msg: UpdateMessage = { namespace, group, name: cfg.name, revision: eff.revision, format: cfg.spec.format, content: eff.content, gray: eff.gray, deleted: false };
       hit = { name: cfg.name, revision: eff.revision, gray: eff.gray, deleted: false, pb: this.codec.encode(msg), json: JSON.stringify(msg) };
+      this.metrics.encodes.inc();
       m.set(key, hit);
     }
     return hit;

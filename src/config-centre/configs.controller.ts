@@ -1,5 +1,5 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Put, Query, Req, Res } from '@nestjs/common';
-import { ApiBody, ApiConsumes, ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
+import { ApiBody, ApiConsumes, ApiOkResponse, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { WriteCtx } from '../common/http.js';
 import { ApiErrors, ApiResourceResponse, ApiWriteHeaders } from '../common/openapi.js';
@@ -7,7 +7,7 @@ import { ConfigDto, ConfigGrayDto } from '../registry/dto/config.dto.js';
 import type { WriteContext } from '../registry/registry.service.js';
 import { DeleteResultDto, mergePatchBody, resourceListDto } from '../registry/rest/openapi.js';
 import { ConfigService } from './config.service.js';
-import { AckDto, ConfigListQueryDto, DiffDto, DiffQueryDto, HistoryDto, HistoryQueryDto, InstancesDto, RollbackDto, WatchQueryDto, WatchResultDto } from './dto.js';
+import { AckDto, AckResultDto, ConfigListQueryDto, DiffDto, DiffQueryDto, HistoryDto, HistoryQueryDto, InstancesDto, RollbackDto, WatchQueryDto, WatchResultDto } from './dto.js';
 import { ConfigWatchService } from './watch.service.js';
 
 const ConfigListDto = resourceListDto('Config', ConfigDto);
@@ -51,7 +51,7 @@ export class ConfigsController {
   @ApiOperation({ summary: 'Create or replace a config; every change is a new revision; honours If-Match' })
   @ApiWriteHeaders({ ifMatch: true })
   @ApiResourceResponse(200, ConfigDto, 'the config as stored (unchanged, same version, when the body changes nothing)')
-  @ApiErrors({ 400: BAD_PATH, 412: true, 413: 'the content (or the gray candidate) is over 1 MiB', 415: true, 503: true })
+  @ApiErrors({ 400: BAD_PATH, 404: 'the config was deleted (or created) by other writers while this one replaced it, again after retries', 412: true, 413: 'the content (or the gray candidate) is over 1 MiB', 415: true, 503: true })
   put(@Param('namespace') ns: string, @Param('group') group: string, @Param('name') name: string, @Body() body: ConfigDto, @WriteCtx() ctx: WriteContext) {
     return this.configs.put(ns, group, name, body, ctx);
   }
@@ -86,7 +86,12 @@ export class ConfigsController {
 
   @Get(`${PATH}/history/:revision`)
   @ApiOperation({ summary: 'A config as written in one revision' })
-  @ApiOkResponse({ type: ConfigDto, description: 'the config at that revision' })
+  @ApiResponse({
+    status: 200,
+    type: ConfigDto,
+    description: 'the config at that revision',
+    headers: { ETag: { description: 'that revision\'s version, quoted (as If-Match it only matches while it is still the current version)', schema: { type: 'string', example: '"3"' } } },
+  })
   @ApiErrors({ 400: 'a bad path, or the revision is a deletion', 404: 'no such revision', 503: true })
   revision(@Param('namespace') ns: string, @Param('group') group: string, @Param('name') name: string, @Param('revision') revision: string) {
     return this.configs.revision(ns, group, name, Number(revision));
@@ -105,7 +110,7 @@ export class ConfigsController {
   @ApiOperation({ summary: 'Restore a revision\'s content for everyone, as a new revision (drops a gray release; restores a deleted config)' })
   @ApiWriteHeaders({ ifMatch: true })
   @ApiResourceResponse(200, ConfigDto, 'the config as stored')
-  @ApiErrors({ 400: 'a bad path or body, or a revision that is a deletion', 404: 'no such revision', 412: true, 415: true, 503: true })
+  @ApiErrors({ 400: 'a bad path or body, or a revision that is a deletion', 404: 'no such revision', 412: true, 413: true, 415: true, 503: true })
   rollback(@Param('namespace') ns: string, @Param('group') group: string, @Param('name') name: string, @Body() body: RollbackDto, @WriteCtx() ctx: WriteContext) {
     return this.configs.rollback(ns, group, name, body.revision, ctx);
   }
@@ -149,8 +154,8 @@ export class ConfigsController {
   @Post(`${PATH}/ack`)
   @HttpCode(200)
   @ApiOperation({ summary: 'An instance says it applied a revision (or could not, with error)' })
-  @ApiOkResponse({ description: 'recorded' })
-  @ApiErrors({ 400: 'a bad path or body, or a revision the config does not have yet', 404: NO_CONFIG, 415: true, 503: true })
+  @ApiOkResponse({ type: AckResultDto, description: 'recorded (on the instances board, not in the change log)' })
+  @ApiErrors({ 400: 'a bad path or body, or a revision the config does not have yet', 404: NO_CONFIG, 413: true, 415: true, 503: true })
   ack(@Param('namespace') ns: string, @Param('group') group: string, @Param('name') name: string, @Body() body: AckDto) {
     return this.configs.ack(ns, group, name, body);
   }
@@ -172,8 +177,10 @@ export class ConfigWatchController {
 
   @Get('stream')
   @ApiOperation({ summary: 'Server-sent events: a `config` event per update; each event id is what the client then holds (Last-Event-ID resumes)' })
-  @ApiProduces('text/event-stream')
-  @ApiOkResponse({ description: 'an event stream; data is a ConfigUpdate as JSON' })
+  @ApiOkResponse({
+    description: 'an event stream (it does not end by itself): a `config` event per update, whose data is a ConfigUpdate as JSON; a `synced` event after the initial state; comments as keep-alives',
+    content: { 'text/event-stream': { schema: { type: 'string', example: 'id: app.yaml=3\nevent: config\ndata: {"namespace":"prod","group":"orders","name":"app.yaml","revision":3,…}\n\n' } } },
+  })
   @ApiErrors({ 400: 'a bad query parameter or Last-Event-ID' })
   stream(@Query() q: WatchQueryDto, @Req() req: Request, @Res() res: Response) {
     return this.watch.stream(q, req, res);

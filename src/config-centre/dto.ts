@@ -43,6 +43,11 @@ export class AckDto {
   @Str({ optional: true, max: 1024, description: 'why it could not apply it' }) error?: string;
 }
 
+/** The answer to POST …/ack. */
+export class AckResultDto {
+  @ApiProperty({ description: 'always true: the acknowledgement was recorded' }) ok!: boolean;
+}
+
 /** GET /api/v1/configs/watch and /api/v1/configs/stream */
 export class WatchQueryDto {
   @ApiProperty() @IsString({ message: 'is required' }) @Matches(NS, { message: NS_MESSAGE }) namespace!: string;

@@ -169,6 +169,8 @@ describe('config centre (REST, gRPC, long poll, SSE against PostgreSQL)', () => 
     };
     await readUntil(/id: toggles\.yaml=1\n/);
     await new Promise((r) => setTimeout(r, 200));
+    const metric = async (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec((await app.http('GET', '/metrics')).text)?.[1] ?? 0);
+    const [encodes, rebuilds] = [await metric('switchyard_config_encodes_total'), await metric('switchyard_xds_rebuild_seconds_count')];
     const written = await app.http('PUT', `${BASE}/toggles.yaml`, { spec: { format: 'yaml', content: yaml(true) } });
     assert.equal(written.body.version, 2);
     const polled = await poll;
@@ -178,8 +180,11 @@ describe('config centre (REST, gRPC, long poll, SSE against PostgreSQL)', () => 
     assert.equal(g.got[1].revision, 2);
     await readUntil(/id: toggles\.yaml=2\n/);
     const ev = /id: toggles\.yaml=2\nevent: config\ndata: (.*)\n/.exec(sseText)!;
-    // The bytes every HTTP watcher got are the same encoding.
+    // The bytes every HTTP watcher got are the same encoding: three watchers, one encoding.
     assert.equal(ev[1], JSON.stringify(polled.body.updates[0]));
+    assert.equal(await metric('switchyard_config_encodes_total'), encodes + 1);
+    // Application config is not routing: no xDS rebuild for it.
+    assert.equal(await metric('switchyard_xds_rebuild_seconds_count'), rebuilds);
 
     // Acks, over gRPC and REST; the instances view shows who applied what.
     await unary(client, 'Ack', { key: { namespace: 'prod', group: 'orders', name: 'toggles.yaml' }, instanceId: 'grpc-1', revision: 2 });
