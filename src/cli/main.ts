@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { CliError } from './client.js';
+import { configCommands } from './commands/config.js';
 import { demoCommand } from './commands/demo.js';
 import { endpointCommands } from './commands/endpoints.js';
 import { historyCommands } from './commands/history.js';
@@ -30,6 +31,7 @@ export async function main(argv: string[]): Promise<number> {
   rolloutCommands(program, ctx);
   proxyCommands(program, ctx);
   historyCommands(program, ctx);
+  configCommands(program, ctx);
   demoCommand(program, ctx);
   miscCommands(program, ctx);
   for (const c of program.commands) c.exitOverride();

@@ -44,7 +44,8 @@ const issues = (r: any) => {
 const labels = (l?: Record<string, string>) => (l && Object.keys(l).length ? Object.entries(l).map(([k, v]) => `${k}=${v}`).join(',') : '-');
 const backends = (rule: any) => rule.backends.map((b: any) => `${b.service}${b.subset ? `/${b.subset}` : ''}:${b.weight}`).join(' ');
 
-const grayTarget = (t: { labels?: string; percent?: number }) => [t.labels, t.percent !== undefined ? `${t.percent}%` : undefined].filter(Boolean).join(' and ');
+/** A config's gray target as a person reads it: `env=gray and 30%`. */
+export const grayTarget = (t: { labels?: string; percent?: number }) => [t.labels, t.percent !== undefined ? `${t.percent}%` : undefined].filter(Boolean).join(' and ');
 
 /** The table columns of each kind (wide adds a few). */
 const COLUMNS: Record<Kind, { head: string[]; row: (r: any) => (string | number)[]; wideHead: string[]; wideRow: (r: any) => (string | number)[] }> = {

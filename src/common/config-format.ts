@@ -17,7 +17,7 @@ export function formatError(format: string, content: string): FormatError | unde
     const docs = YAML.parseAllDocuments(content);
     for (const d of Array.isArray(docs) ? docs : [docs]) {
       const e = d.errors[0];
-      if (e) return { line: e.linePos?.[0]?.line ?? 1, message: e.message.split('\n')[0] };
+      if (e) return { line: e.linePos?.[0]?.line ?? 1, message: e.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '') };
     }
     return undefined;
   }
