@@ -27,7 +27,9 @@ export function miscCommands(program: Command, ctx: Context): void {
     .argument('<shell>', 'bash or zsh')
     .action((shell: string) => {
       const commands = program.commands.map((c) => c.name()).filter((n) => n !== 'help');
-      const sub: Record<string, string[]> = { rollout: ['status', 'promote', 'pause', 'resume', 'abort', 'retry', 'history'], get: KIND_WORDS, describe: KIND_WORDS, delete: KIND_WORDS, history: KIND_WORDS, completion: ['bash', 'zsh'] };
+      const sub: Record<string, string[]> = {
+        rollout: ['status', 'promote', 'pause', 'resume', 'abort', 'retry', 'history'],
+        config: program.commands.find((c) => c.name() === 'config')?.commands.map((c) => c.name()) ?? [], get: KIND_WORDS, describe: KIND_WORDS, delete: KIND_WORDS, history: KIND_WORDS, completion: ['bash', 'zsh'] };
       if (shell === 'bash') {
         ctx.write(`# switchyard bash completion
 _switchyard() {
