@@ -29,7 +29,7 @@ export function formatError(format: string, content: string): FormatError | unde
       // V8 does not always say where (Unexpected token …): find the offset ourselves.
       const at = jsonErrorOffset(content);
       const msg = (e as Error).message.split('\n')[0];
-      return { line: content.slice(0, at).split('\n').length, message: /position \d+/.test(msg) ? msg.replace(/ in JSON at position \d+.*$/, '') : `unexpected ${at < content.length ? JSON.stringify(content[at]) : 'end of input'}` };
+      return { line: content.slice(0, at).split('\n').length, message: /position \d+/.test(msg) ? msg.replace(/ (in|after) JSON at position \d+.*$/, '') : `unexpected ${at < content.length ? JSON.stringify(content[at]) : 'end of input'}` };
     }
   }
   if (format === 'properties') {
@@ -40,7 +40,8 @@ export function formatError(format: string, content: string): FormatError | unde
       const wasContinued = continued;
       continued = /(^|[^\\])(\\\\)*\\$/.test(lines[i]);
       if (wasContinued || l === '' || l.startsWith('#') || l.startsWith('!')) continue;
-      if (!/^([^=:\s\\]|\\.)+\s*[=:]/.test(l) && !/^([^=:\s\\]|\\.)+$/.test(l)) return { line: i + 1, message: `expected key=value, got ${JSON.stringify(l.slice(0, 60))}` };
+      // A line starts with a key; the separator is =, : or whitespace (a key alone has an empty value).
+      if (!/^([^=:\s\\]|\\.)/.test(l)) return { line: i + 1, message: `expected key=value, got ${JSON.stringify(l.slice(0, 60))}` };
     }
     return undefined;
   }
@@ -57,14 +58,21 @@ export function parseContent(format: string, content: string): unknown {
     for (let i = 0; i < lines.length; i++) {
       let l = lines[i];
       while (/(^|[^\\])(\\\\)*\\$/.test(l) && i + 1 < lines.length) l = l.slice(0, -1) + lines[++i].trimStart();
-      const t = l.trim();
+      const t = l.trimStart();
       if (!t || t.startsWith('#') || t.startsWith('!')) continue;
-      const m = /^((?:[^=:\s\\]|\\.)+)\s*[=:]?\s*(.*)$/.exec(t);
-      if (m) out[m[1].replace(/\\(.)/g, '$1')] = m[2];
+      // Java's rules: the value keeps trailing spaces; escapes apply to keys and values alike.
+      const m = /^((?:[^=:\s\\]|\\.)+)(?:\s*[=:]\s*|\s+|$)(.*)$/s.exec(t);
+      if (m) out[unescapeProperty(m[1])] = unescapeProperty(m[2]);
     }
     return out;
   }
   return content;
+}
+
+const CONTROL: Record<string, string> = { t: '\t', n: '\n', r: '\r', f: '\f' };
+
+function unescapeProperty(s: string): string {
+  return s.replace(/\\(u[0-9a-fA-F]{4}|.)/g, (_, e: string) => (e.length === 5 ? String.fromCharCode(parseInt(e.slice(1), 16)) : (CONTROL[e] ?? e)));
 }
 
 export const violationOf = (field: string, e: FormatError): FieldViolation => ({ field, message: `line ${e.line}: ${e.message}` });

@@ -105,10 +105,13 @@ export class RegistryService {
       after = Buffer.from(q.pageToken, 'base64url').toString('utf8');
       if (!/^[a-z0-9-]{1,63}\/[A-Za-z0-9._-]{1,128}\u0000[A-Za-z0-9._-]{1,128}$/.test(after)) throw new ValidationFailed([{ field: 'pageToken', message: 'is not a token this server issued' }]);
     }
-    const page = await this.store.list('Config', undefined, { selector, limit: q.limit ?? 100, after, scopePrefix });
-    // A group prefix must not match longer groups (ns/app vs ns/app2).
-    const items = q.group === undefined ? page.items : page.items.filter((r) => r.group === q.group);
-    return { items, ...(page.last ? { nextPageToken: Buffer.from(page.last).toString('base64url') } : {}) };
+    // One group is one scope; a namespace is every scope under `ns/`.
+    const page =
+      q.group !== undefined
+        ? await this.store.list('Config', scopePrefix, { selector, limit: q.limit ?? 100, after: after?.slice(after.indexOf('\u0000') + 1) })
+        : await this.store.list('Config', undefined, { selector, limit: q.limit ?? 100, after, scopePrefix });
+    const last = page.last && q.group !== undefined ? `${scopePrefix}\u0000${page.last}` : page.last;
+    return { items: page.items, ...(last ? { nextPageToken: Buffer.from(last).toString('base64url') } : {}) };
   }
 
   /** Creates one resource; 409 when it exists. Endpoints without a name get a generated one. */

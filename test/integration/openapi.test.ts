@@ -19,9 +19,19 @@ type Op = { method: string; path: string; op: Json };
 const METHODS = ['get', 'put', 'post', 'delete', 'patch', 'options', 'head'];
 const ERROR_REF = '#/components/schemas/ErrorBodyDto';
 /** Operations that answer from memory (no database): they need not document 503. */
-const IN_MEMORY = new Set(['GET /api/v1/version', 'GET /api/v1/proxies', 'GET /api/v1/proxies/{id}/config', 'GET /api/v1/events']);
-/** Writes without X-Switchyard-Actor: heartbeats are not recorded in the change log. */
-const NO_ACTOR = new Set(['PUT /api/v1/services/{service}/endpoints/{name}/heartbeat']);
+const IN_MEMORY = new Set([
+  'GET /api/v1/version',
+  'GET /api/v1/proxies',
+  'GET /api/v1/proxies/{id}/config',
+  'GET /api/v1/events',
+  // Config watches answer from the config hub's mirror of the registry (a watch waits while it loads).
+  'GET /api/v1/configs/watch',
+  'GET /api/v1/configs/stream',
+]);
+/** Writes without X-Switchyard-Actor: heartbeats and config acks are not recorded in the change log. */
+const NO_ACTOR = new Set(['PUT /api/v1/services/{service}/endpoints/{name}/heartbeat', 'POST /api/v1/configs/{namespace}/{group}/{name}/ack']);
+/** Operations whose success is not JSON but a stream of this media type (errors are still JSON). */
+const STREAMS: Record<string, string> = { 'GET /api/v1/configs/stream': 'text/event-stream' };
 
 const operations = (doc: Json): Op[] =>
   Object.entries(doc.paths as Record<string, Json>).flatMap(([path, item]) =>
@@ -69,7 +79,11 @@ function audit(doc: Json, served: string[]): string[] {
     if (!op.summary) bad('no summary');
     const ok = Object.entries(responses).filter(([code]) => /^2\d\d$/.test(code));
     if (!ok.length) bad('no 2xx response');
-    for (const [code, r] of ok) if (!jsonSchema(r) && code !== '204') bad(`${code} has no schema (only 204 may have no body)`);
+    for (const [code, r] of ok)
+      if (STREAMS[id]) {
+        if (!r.content?.[STREAMS[id]]?.schema) bad(`${code} has no ${STREAMS[id]} schema`);
+        if (jsonSchema(r)) bad(`${code} is a ${STREAMS[id]} stream but documents application/json`);
+      } else if (!jsonSchema(r) && code !== '204') bad(`${code} has no schema (only 204 may have no body)`);
     for (const [code, r] of Object.entries(responses)) {
       if (!r.description) bad(`${code} has no description`);
       if (api && /^[45]\d\d$/.test(code) && jsonSchema(r)?.$ref !== ERROR_REF) bad(`${code} does not use the shared error schema`);
@@ -191,6 +205,39 @@ describe('OpenAPI document', () => {
     return res;
   };
 
+  /**
+   * Opens an event stream (which never ends by itself), checks its status and
+   * media type against the document, reads it until `until` matches, runs
+   * `during` while it is still open, then aborts it. Returns what was read.
+   */
+  const stream = async (url: string, until: RegExp, during?: () => Promise<void>): Promise<string> => {
+    const abort = new AbortController();
+    const timer = setTimeout(() => abort.abort(), 10_000);
+    try {
+      const res = await fetch(app.base + url, { signal: abort.signal });
+      const { id, op } = operationOf('GET', url);
+      assert.equal(res.status, 200, `GET ${url}: ${res.status === 200 ? '' : await res.text()}`);
+      const documented = op.responses['200'];
+      const type = (res.headers.get('content-type') ?? '').split(';')[0];
+      assert.ok(documented?.content?.[type]?.schema, `${id}: answered ${type}, which the document does not list for 200`);
+      assert.equal(!!res.headers.get('etag'), !!documented.headers?.ETag, `${id} 200: ETag ${res.headers.get('etag') ? 'sent but not documented' : 'documented but not sent'}`);
+      seen.add(`${id} 200`);
+      const reader = res.body!.getReader();
+      let text = '';
+      while (!until.test(text)) {
+        const { value, done } = await reader.read();
+        assert.ok(!done, `${id}: the stream ended before ${until}: ${text}`);
+        text += Buffer.from(value).toString('utf8');
+      }
+      await during?.();
+      await reader.cancel();
+      return text;
+    } finally {
+      clearTimeout(timer);
+      abort.abort();
+    }
+  };
+
   before(async () => {
     app = await startTestApp('pglite');
     const res = await app.http('GET', '/api/docs-json');
@@ -228,12 +275,14 @@ describe('OpenAPI document', () => {
     delete broken.paths['/api/v1/changes'].get.responses['200'].content;
     delete broken.paths['/api/v1/services/{name}'].put.responses['412'];
     broken.paths['/api/v1/routes/{name}'].delete.responses['404'].content['application/json'].schema = { type: 'object' };
+    delete broken.paths['/api/v1/configs/stream'].get.responses['200'].content;
     const problems = audit(broken, [...servedRoutes(app), 'GET /api/v1/new-thing']);
     for (const p of [
       'GET /api/v1/new-thing: served but not in the document',
       'GET /api/v1/changes: 200 has no schema (only 204 may have no body)',
       'PUT /api/v1/services/{name}: honours If-Match but 412 is not documented',
       'DELETE /api/v1/routes/{name}: 404 does not use the shared error schema',
+      'GET /api/v1/configs/stream: 200 has no text/event-stream schema',
     ])
       assert.ok(problems.includes(p), `expected "${p}" in ${JSON.stringify(problems)}`);
   });
@@ -352,8 +401,11 @@ describe('OpenAPI document', () => {
     await call('PATCH', '/api/v1/policies/r3', 200, { spec: { retry: { attempts: 5 } } }, patch);
     await call('DELETE', '/api/v1/policies/r4', 200);
     await call('DELETE', '/api/v1/services/other', 200);
+    // Something for the xDS clients below to be served: without a listener, CDS is empty once the writes above are
+    // translated (debounced), and a probe that only looked before that was a race.
+    await call('POST', '/api/v1/listeners', 201, edgeListener());
 
-    // xDS clients, events, probes.
+    // xDS clients.
     const ads = new AdsTestClient(app.xdsPort);
     try {
       ads.send({ node: envoyNode('openapi-probe'), type_url: TYPE.cluster });
@@ -369,12 +421,126 @@ describe('OpenAPI document', () => {
         assert.ok(i < 50, `the probe's NACK never showed: ${listed.text}`);
         await new Promise((r) => setTimeout(r, 100));
       }
-      const config = await call('GET', '/api/v1/proxies/openapi-probe/config', 200);
-      assert.ok(config.body[0].configs.CDS.resources.length);
+      for (let i = 0; ; i++) {
+        const config = await call('GET', '/api/v1/proxies/openapi-probe/config', 200);
+        if (config.body[0].configs.CDS.resources.length) break;
+        assert.ok(i < 50, `the probe's clusters never showed: ${config.text.slice(0, 300)}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
       await call('GET', '/api/v1/proxies/nope/config', 404);
     } finally {
       ads.close();
     }
+    // Configs: create/replace, revisions, gray release, acks and instances, watching.
+    const CFG = '/api/v1/configs/prod/orders';
+    const sinceConfigs = (await call('GET', '/api/v1/changes?since=0&limit=1', 200)).body.revision;
+    const cfg = await call('PUT', `${CFG}/app.yaml`, 200, { labels: { team: 'core' }, spec: { format: 'yaml', content: 'pool:\n  size: 10\n' } }, { 'x-switchyard-actor': 'openapi-test' });
+    assert.equal(cfg.body.version, 1);
+    await call('PUT', `${CFG}/app.yaml`, 412, { spec: { format: 'yaml', content: 'pool: {size: 11}\n' } }, { 'if-match': '"9"' });
+    const badJson = await call('PUT', `${CFG}/bad.json`, 400, { spec: { format: 'json', content: '{\n  "a": 1,\n  "b": }\n' } });
+    assert.match(badJson.body.violations[0].message, /^line 3: /);
+    await call('PUT', '/api/v1/configs/Bad_NS/orders/app.yaml', 400, { spec: { format: 'text', content: '' } });
+    await call('PUT', `${CFG}/big.txt`, 413, { spec: { format: 'text', content: 'x'.repeat(1024 * 1024 + 1) } });
+    await call('PUT', `${CFG}/app.yaml`, 415, 'pool: 1', { 'content-type': 'text/plain' });
+    await call('POST', '/api/v1/configs', 201, { kind: 'Config', namespace: 'prod', group: 'orders', name: 'limits.json', spec: { format: 'json', content: '{"rps": 100}' } }, { 'x-switchyard-actor': 'openapi-test' });
+    await call('POST', '/api/v1/configs', 409, { namespace: 'prod', group: 'orders', name: 'limits.json', spec: { format: 'json', content: '{}' } });
+    await call('POST', '/api/v1/configs', 400, { group: 'orders', name: 'x', spec: { format: 'toml', content: '' } });
+    await call('POST', '/api/v1/configs', 415, 'name: x', { 'content-type': 'text/plain' });
+    await call('POST', '/api/v1/apply', 200, [{ kind: 'Config', namespace: 'prod', group: 'orders', name: 'app.properties', spec: { format: 'properties', content: 'a=1\n' } }]);
+    await call('GET', `${CFG}/app.yaml`, 200);
+    await call('GET', `${CFG}/nope.yaml`, 404);
+    await call('GET', '/api/v1/configs/Bad_NS/orders/app.yaml', 400);
+    const cfgPage = await call('GET', '/api/v1/configs?namespace=prod&group=orders&limit=1', 200);
+    assert.ok(cfgPage.body.nextPageToken);
+    await call('GET', `/api/v1/configs?namespace=prod&group=orders&limit=1&pageToken=${cfgPage.body.nextPageToken}`, 200);
+    await call('GET', '/api/v1/configs?labelSelector=team%3Dcore', 200);
+    await call('GET', '/api/v1/configs?limit=0', 400);
+    await call('PATCH', `${CFG}/app.yaml`, 200, { labels: { owner: 'orders' } }, { ...patch, 'if-match': cfg.headers.get('etag')! });
+    await call('PATCH', `${CFG}/app.yaml`, 400, { spec: { format: 'json' } }, patch);
+    await call('PATCH', `${CFG}/app.yaml`, 412, { labels: { a: 'b' } }, { ...patch, 'if-match': '"1"' });
+    await call('PATCH', `${CFG}/nope.yaml`, 404, { labels: { a: 'b' } }, patch);
+    await call('PUT', `${CFG}/app.yaml`, 200, { labels: { team: 'core' }, spec: { format: 'yaml', content: 'pool:\n  size: 20\n' } }, { 'if-match': '"2"' });
+
+    const hist = await call('GET', `${CFG}/app.yaml/history?limit=2`, 200);
+    assert.deepEqual(hist.body.items.map((i: Json) => i.revision), [3, 2]);
+    await call('GET', `${CFG}/app.yaml/history?limit=2&before=${hist.body.nextBefore}`, 200);
+    await call('GET', `${CFG}/app.yaml/history?limit=0`, 400);
+    await call('GET', `${CFG}/nope.yaml/history`, 404);
+    await call('GET', `${CFG}/app.yaml/history/1`, 200);
+    await call('GET', `${CFG}/app.yaml/history/99`, 404);
+    await call('GET', `${CFG}/app.yaml/history/x`, 400);
+    const diff = await call('GET', `${CFG}/app.yaml/diff?from=1`, 200);
+    assert.match(diff.body.diff, /-  size: 10\n\+  size: 20/);
+    await call('GET', `${CFG}/app.yaml/diff?from=1&to=99`, 404);
+    await call('GET', `${CFG}/app.yaml/diff`, 400);
+    await call('POST', `${CFG}/app.yaml/rollback`, 412, { revision: 1 }, { 'if-match': '"1"' });
+    await call('POST', `${CFG}/app.yaml/rollback`, 404, { revision: 99 });
+    await call('POST', `${CFG}/app.yaml/rollback`, 400, { revision: 0 });
+    await call('POST', `${CFG}/app.yaml/rollback`, 415, 'revision=1', { 'content-type': 'text/plain' });
+    const rolled = await call('POST', `${CFG}/app.yaml/rollback`, 200, { revision: 1 }, { 'x-switchyard-actor': 'openapi-test' });
+    assert.equal(rolled.body.version, 4);
+
+    const grayed = await call('PUT', `${CFG}/app.yaml/gray`, 200, { content: 'pool:\n  size: 30\n', target: { labels: { env: 'gray' }, percent: 100 } }, { 'if-match': '"4"' });
+    assert.deepEqual(grayed.body.status.revisions, { content: 4, gray: 5 });
+    await call('PUT', `${CFG}/app.yaml/gray`, 400, { content: 'pool: [', target: { percent: 10 } });
+    await call('PUT', `${CFG}/app.yaml/gray`, 412, { content: 'pool: 1\n', target: { percent: 10 } }, { 'if-match': '"1"' });
+    await call('PUT', `${CFG}/app.yaml/gray`, 413, { content: 'x'.repeat(1024 * 1024 + 1), target: { percent: 10 } });
+    await call('PUT', `${CFG}/app.yaml/gray`, 415, 'percent: 10', { 'content-type': 'text/plain' });
+    await call('PUT', `${CFG}/nope.yaml/gray`, 404, { content: 'pool: 1\n', target: { percent: 10 } });
+
+    // Watching. The watch side follows the change feed, a little behind the writes: holding revision 4 (ahead of
+    // what it may have seen), the long poll waits for the feed, then answers with the gray candidate, revision 5.
+    const watchQuery = 'namespace=prod&group=orders&names=app.yaml,limits.json&labels=env%3Dgray';
+    const polled = await call('GET', `/api/v1/configs/watch?${watchQuery}&instanceId=openapi-poll&known=app.yaml:4,limits.json:1&timeoutMs=10000`, 200);
+    assert.deepEqual(polled.body.updates.map((u: Json) => [u.name, u.revision, u.gray]), [['app.yaml', 5, true]]);
+    // Holding nothing: everything at once (the event stream below sends the same, then a synced marker).
+    const all = await call('GET', `/api/v1/configs/watch?${watchQuery}&instanceId=openapi-all&timeoutMs=0`, 200);
+    assert.deepEqual(all.body.updates.map((u: Json) => [u.name, u.revision, u.gray]), [['app.yaml', 5, true], ['limits.json', 1, false]]);
+    const unchanged = await call('GET', `/api/v1/configs/watch?${watchQuery}&instanceId=openapi-all&known=app.yaml:5,limits.json:1&timeoutMs=0`, 200);
+    assert.deepEqual(unchanged.body.updates, []);
+    await call('GET', '/api/v1/configs/watch?namespace=prod&group=orders&known=app.yaml:x', 400);
+    await call('GET', '/api/v1/configs/stream?namespace=prod', 400);
+    await call('GET', '/api/v1/configs/stream?namespace=prod&group=orders', 400, undefined, { 'last-event-id': 'app.yaml' });
+    const events = await stream(`/api/v1/configs/stream?${watchQuery}&instanceId=openapi-sse`, /event: synced\n/, async () => {
+      // While the stream is open, the instance is on the board; it acknowledges what it got.
+      await call('POST', `${CFG}/app.yaml/ack`, 200, { instanceId: 'openapi-sse', revision: 5 });
+      const inst = await call('GET', `${CFG}/app.yaml/instances`, 200);
+      assert.ok(inst.body.items.some((i: Json) => i.instanceId === 'openapi-sse' && i.transport === 'sse' && i.applied === 5), inst.text);
+    });
+    const data = [...events.matchAll(/^event: config\ndata: (.*)$/gm)].map((m) => JSON.parse(m[1]));
+    assert.deepEqual(data.map((u: Json) => [u.name, u.revision]), [['app.yaml', 5], ['limits.json', 1]]);
+    for (const u of data) assert.deepEqual(conform(doc, { $ref: '#/components/schemas/ConfigUpdateDto' }, u), [], 'an SSE event carries a documented ConfigUpdate');
+    await call('POST', `${CFG}/app.yaml/ack`, 200, { instanceId: 'openapi-poll', revision: 4, error: 'pool size out of range' });
+    await call('POST', `${CFG}/app.yaml/ack`, 400, { instanceId: 'openapi-poll', revision: 99 });
+    await call('POST', `${CFG}/app.yaml/ack`, 413, JSON.stringify({ instanceId: 'x', revision: 1, error: 'x'.repeat(2 * 1024 * 1024 + 10) }), json);
+    await call('POST', `${CFG}/app.yaml/ack`, 415, 'revision=1', { 'content-type': 'text/plain' });
+    await call('POST', `${CFG}/nope.yaml/ack`, 404, { instanceId: 'x', revision: 1 });
+    await call('GET', `${CFG}/nope.yaml/instances`, 404);
+    await call('GET', '/api/v1/configs/Bad_NS/orders/app.yaml/instances', 400);
+
+    await call('POST', `${CFG}/app.yaml/gray/promote`, 412, undefined, { 'if-match': '"1"' });
+    const promoted = await call('POST', `${CFG}/app.yaml/gray/promote`, 200, undefined, { 'x-switchyard-actor': 'openapi-test' });
+    assert.equal(promoted.body.spec.content, 'pool:\n  size: 30\n');
+    await call('POST', `${CFG}/app.yaml/gray/promote`, 409);
+    await call('POST', `${CFG}/nope.yaml/gray/promote`, 404);
+    await call('PUT', `${CFG}/app.yaml/gray`, 200, { content: 'pool:\n  size: 40\n', target: { labels: 'env=gray' } });
+    await call('DELETE', `${CFG}/app.yaml/gray`, 412, undefined, { 'if-match': '"1"' });
+    await call('DELETE', `${CFG}/app.yaml/gray`, 200, undefined, { 'x-switchyard-actor': 'openapi-test' });
+    await call('DELETE', `${CFG}/app.yaml/gray`, 409);
+    await call('DELETE', `${CFG}/nope.yaml/gray`, 404);
+
+    await call('DELETE', `${CFG}/limits.json`, 412, undefined, { 'if-match': '"9"' });
+    await call('DELETE', `${CFG}/limits.json`, 200, undefined, { 'x-switchyard-actor': 'openapi-test' });
+    await call('DELETE', `${CFG}/limits.json`, 404);
+    await call('DELETE', '/api/v1/configs/Bad_NS/orders/limits.json', 400);
+    const gone = await call('GET', `${CFG}/limits.json/history`, 200);
+    assert.deepEqual(gone.body.items.map((i: Json) => i.op), ['delete', 'create']);
+    await call('GET', `${CFG}/limits.json/history/2`, 400);
+    await call('POST', `${CFG}/limits.json/rollback`, 200, { revision: 1 });
+    const configChanges = await call('GET', `/api/v1/changes?since=${sinceConfigs}&withObjects=true`, 200);
+    assert.ok(configChanges.body.changes.some((c: Json) => c.kind === 'Config' && c.namespace === 'prod' && c.group === 'orders' && c.object?.spec?.format === 'json'));
+
+    // Events, version, probes.
     await call('GET', '/api/v1/events', 200);
     await call('GET', `/api/v1/events?service=${'x'.repeat(64)}`, 400);
     await call('GET', '/api/v1/version', 200);

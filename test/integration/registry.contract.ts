@@ -2,7 +2,9 @@ import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { type Backend, startTestApp, type TestApp } from '../support/app.js';
 import { type Committed, RegistryEvents } from '../../src/registry/registry-events.js';
-import { REGISTRY_STORE } from '../../src/registry/store/registry-store.js';
+import { REGISTRY_STORE, type RegistryStore } from '../../src/registry/store/registry-store.js';
+import { parseLabelSelector } from '../../src/registry/label-selector.js';
+import type { Change, Resource, ResourceInput } from '../../src/model/resources.js';
 import { echoEndpoint, echoRoute, echoService, edgeListener, EXAMPLE_YAML, retryPolicy } from '../support/fixtures.js';
 
 const KINDS: [string, string][] = [
@@ -21,6 +23,12 @@ async function reset(app: TestApp): Promise<void> {
       assert.ok(res.status === 200 || res.status === 404, `reset ${plural}/${r.name}: ${res.text}`);
     }
   }
+}
+
+/** A Config written straight to the store: scope is `namespace/group`. */
+function configInput(scope: string, name: string, labels: Record<string, string> = {}, content = 'x'): ResourceInput {
+  const [namespace, group] = scope.split('/');
+  return { kind: 'Config', namespace, group, name, labels, spec: { format: 'text', content } };
 }
 
 /** Same behaviour, whichever database backs the store. */
@@ -395,6 +403,224 @@ export function registryContract(backend: Backend): void {
       const badJson = await app.http('POST', '/api/v1/services', '{"name":', { 'content-type': 'application/json' });
       assert.equal(badJson.status, 400);
       assert.equal((await app.http('GET', '/api/v1/services')).body.items.length, 0);
+    });
+
+    /* ---- the store port itself: scope prefixes, one key's history, explicit starting versions ---- */
+
+    const store = () => app.app.get(REGISTRY_STORE) as RegistryStore;
+    /** Removes every Config, straight through the store (reset only knows the routing kinds). */
+    const removeConfigs = async () => {
+      const all = await store().list('Config', undefined, { selector: [], limit: 1000, scopePrefix: '' });
+      if (all.items.length) await store().write('contract', async (tx) => { for (const r of all.items) await tx.remove(r); });
+    };
+    const ids = (rs: Resource[]) => rs.map((r) => `${r.namespace}/${r.group}/${r.name}`);
+    /** Every item of a scope-prefix listing, page by page; the cursors it handed out along the way. */
+    const listAll = async (scopePrefix: string, limit: number, selector = '') => {
+      const items: Resource[] = [];
+      const cursors: string[] = [];
+      let after: string | undefined;
+      for (let pages = 0; ; pages++) {
+        assert.ok(pages < 100, 'paging does not end');
+        const page = await store().list('Config', undefined, { selector: parseLabelSelector(selector), limit, after, scopePrefix });
+        assert.ok(page.items.length <= limit);
+        items.push(...page.items);
+        if (!page.last) break;
+        cursors.push(page.last);
+        after = page.last;
+      }
+      return { items, cursors };
+    };
+
+    it('lists every scope under a prefix, ordered by scope then name (bytewise), paging with scope\\u0000name', async () => {
+      await removeConfigs();
+      const written: [string, string, Record<string, string>?][] = [
+        ['prod/orders', 'b.yaml', { team: 'pay' }],
+        ['prod/orders', 'a.yaml'],
+        ['prod/orders', 'Z.yaml', { team: 'pay' }],
+        ['prod/orders-v2', 'a.yaml', { team: 'pay' }],
+        ['prod/orders.v2', 'a.yaml'],
+        ['prod/a_b', 'x'],
+        ['prod/axb', 'x'],
+        ['prod/a%b', 'x'],
+        ['prodx/orders', 'a.yaml'],
+        ['staging/orders', 'a.yaml', { team: 'pay' }],
+      ];
+      await store().write('contract', async (tx) => {
+        for (const [scope, name, labels] of written) await tx.create(configInput(scope, name, labels));
+        await tx.create({ kind: 'Service', name: 'orders', labels: {}, spec: echoService().spec });
+      });
+      const prod = [
+        'prod/a%b/x',
+        'prod/a_b/x',
+        'prod/axb/x',
+        'prod/orders/Z.yaml',
+        'prod/orders/a.yaml',
+        'prod/orders/b.yaml',
+        'prod/orders-v2/a.yaml',
+        'prod/orders.v2/a.yaml',
+      ];
+      const one = await store().list('Config', undefined, { selector: [], limit: 1000, scopePrefix: 'prod/' });
+      assert.deepEqual(ids(one.items), prod, 'scope, then name, bytewise (upper case before lower case; - before . before /)');
+      assert.equal(one.last, undefined, 'no cursor when nothing more follows');
+      assert.deepEqual(one.items[3].spec, { content: 'x', format: 'text' });
+      assert.equal(one.items[3].kind, 'Config');
+
+      // Page by page, whatever the page size: the same items, each once, in the same order.
+      for (const limit of [1, 2, 3, 7]) {
+        const { items, cursors } = await listAll('prod/', limit);
+        assert.deepEqual(ids(items), prod, `limit ${limit}`);
+        assert.equal(cursors.length, Math.ceil(prod.length / limit) - 1, `limit ${limit}: a cursor after every full page that has more behind it`);
+        for (const c of cursors) assert.match(c, /^prod\/[^\u0000]+\u0000[^\u0000]+$/, 'a cursor is scope\\u0000name');
+      }
+      const first = await store().list('Config', undefined, { selector: [], limit: 4, scopePrefix: 'prod/' });
+      assert.equal(first.last, 'prod/orders\u0000Z.yaml');
+      const rest = await store().list('Config', undefined, { selector: [], limit: 100, scopePrefix: 'prod/', after: first.last });
+      assert.deepEqual(ids(rest.items), prod.slice(4));
+      // A cursor need not name an existing config: it is a position.
+      const mid = await store().list('Config', undefined, { selector: [], limit: 100, scopePrefix: 'prod/', after: 'prod/orders\u0000a.zzz' });
+      assert.deepEqual(ids(mid.items), prod.slice(5));
+
+      // The prefix is a literal: LIKE wildcards in it match only themselves.
+      assert.deepEqual(ids((await listAll('prod/a_', 10)).items), ['prod/a_b/x']);
+      assert.deepEqual(ids((await listAll('prod/a%', 10)).items), ['prod/a%b/x']);
+      // A group prefix matches longer groups too (callers that want one group filter).
+      assert.deepEqual(ids((await listAll('prod/orders', 10)).items), prod.slice(3));
+      assert.deepEqual(ids((await listAll('prod', 100)).items), [...prod, 'prodx/orders/a.yaml']);
+      assert.deepEqual(ids((await listAll('nope/', 10)).items), []);
+      const everything = await listAll('', 3);
+      assert.deepEqual(ids(everything.items), [...prod, 'prodx/orders/a.yaml', 'staging/orders/a.yaml'], 'the empty prefix is every Config, and only Configs');
+      // Label selectors apply across scopes, and paging still sees each match once.
+      assert.deepEqual(ids((await listAll('', 1, 'team=pay')).items), ['prod/orders/Z.yaml', 'prod/orders/b.yaml', 'prod/orders-v2/a.yaml', 'staging/orders/a.yaml']);
+      assert.deepEqual(ids((await listAll('prod/', 2, '!team')).items), ['prod/a%b/x', 'prod/a_b/x', 'prod/axb/x', 'prod/orders/a.yaml', 'prod/orders.v2/a.yaml']);
+      // Without a prefix, one exact scope, by name, as for endpoints.
+      const scoped = await store().list('Config', 'prod/orders', { selector: [], limit: 2 });
+      assert.deepEqual(ids(scoped.items), ['prod/orders/Z.yaml', 'prod/orders/a.yaml']);
+      assert.equal(scoped.last, 'a.yaml');
+      assert.deepEqual(ids((await store().list('Config', 'prod/orders', { selector: [], limit: 2, after: scoped.last })).items), ['prod/orders/b.yaml']);
+      await removeConfigs();
+      await app.http('DELETE', '/api/v1/services/orders');
+
+      // The longest keys a Config may have: a 63-character namespace, a 128-character group and name.
+      const long = { ns: `n${'-'.repeat(61)}n`, group: `g${'.'.repeat(126)}g`, name: `c${'_'.repeat(126)}c` };
+      const longScope = `${long.ns}/${long.group}`;
+      const stored = await store().write('contract', (tx) => tx.create(configInput(longScope, long.name)));
+      assert.deepEqual([stored.namespace, stored.group, stored.name], [long.ns, long.group, long.name]);
+      assert.deepEqual(ids((await listAll(`${long.ns}/`, 10)).items), [`${longScope}/${long.name}`]);
+      assert.equal((await store().history({ kind: 'Config', scope: longScope, name: long.name })).length, 1);
+      await removeConfigs();
+    });
+
+    it('reads one key\'s history: every change with its object, newest first with limit, paging back with before', async () => {
+      await removeConfigs();
+      const key = { kind: 'Config' as const, scope: 'prod/orders', name: 'app.txt' };
+      const since = (await store().changes(0, 1)).revision;
+      const v1 = await store().write('alice', (tx) => tx.create(configInput('prod/orders', 'app.txt', { team: 'pay' }, 'one')));
+      // Noise: the same name in another scope, another name in the same scope, another kind of the same name.
+      await store().write('bob', async (tx) => {
+        await tx.create(configInput('prod/payments', 'app.txt'));
+        await tx.create(configInput('prod/orders', 'app.txt.bak'));
+      });
+      const v2 = await store().write('bob', (tx) => tx.update(v1, { ...configInput('prod/orders', 'app.txt', { team: 'pay' }, 'two') }));
+      const v3 = await store().write('carol', (tx) => tx.update(v2, { ...configInput('prod/orders', 'app.txt', {}, 'three') }));
+      await store().write('dave', (tx) => tx.remove(v3));
+      const v5 = await store().write('erin', (tx) => tx.create(configInput('prod/orders', 'app.txt', {}, 'five'), {}, { version: 5 }));
+      assert.equal(v5.version, 5);
+
+      const all = await store().history(key);
+      assert.deepEqual(all.map((c) => `${c.op}@${c.version} by ${c.actor}`), ['create@1 by alice', 'update@2 by bob', 'update@3 by carol', 'delete@4 by dave', 'create@5 by erin'], 'oldest first without limit');
+      for (let i = 1; i < all.length; i++) assert.ok(all[i].revision > all[i - 1].revision, 'store revisions increase');
+      for (const c of all) {
+        assert.deepEqual([c.kind, c.namespace, c.group, c.name], ['Config', 'prod', 'orders', 'app.txt']);
+        assert.ok(!Number.isNaN(Date.parse(c.at)));
+      }
+      assert.deepEqual(all.map((c) => (c.object ? (c.object.spec as { content: string }).content : null)), ['one', 'two', 'three', null, 'five'], 'objects included; a delete has none');
+      assert.deepEqual(all[0].object, { ...v1 }, 'the object is the resource as written');
+      assert.equal(all[4].object!.version, 5);
+      // The same entries, objects included, as a reader of the whole change log gets.
+      const log = (await store().changes(since, 1000, { withObjects: true })).changes.filter((c: Change) => c.kind === 'Config' && c.namespace === 'prod' && c.group === 'orders' && c.name === 'app.txt');
+      assert.deepEqual(all, log);
+
+      const only2 = await store().history(key, { version: 2 });
+      assert.deepEqual(only2, [all[1]]);
+      assert.deepEqual(await store().history(key, { version: 4 }), [all[3]]);
+      assert.deepEqual(await store().history(key, { version: 9 }), []);
+      assert.deepEqual((await store().history(key, { limit: 2 })).map((c) => c.version), [5, 4], 'newest first with limit');
+      assert.deepEqual(await store().history(key, { limit: 1 }), [all[4]]);
+      assert.deepEqual((await store().history(key, { limit: 2, before: 4 })).map((c) => c.version), [3, 2], 'before: versions strictly below');
+      assert.deepEqual((await store().history(key, { limit: 10, before: 2 })).map((c) => c.version), [1]);
+      assert.deepEqual(await store().history(key, { limit: 10, before: 1 }), []);
+      assert.deepEqual((await store().history(key, { limit: 100 })).map((c) => c.version), [5, 4, 3, 2, 1]);
+      // Paging back from the newest, two at a time, sees every entry once.
+      const paged: number[] = [];
+      for (let before: number | undefined; ; ) {
+        const page = await store().history(key, { limit: 2, before });
+        paged.push(...page.map((c) => c.version));
+        if (page.length < 2) break;
+        before = page[page.length - 1].version;
+      }
+      assert.deepEqual(paged, [5, 4, 3, 2, 1]);
+      assert.deepEqual(await store().history({ ...key, name: 'nope' }), [], 'a key never written has no history');
+      assert.deepEqual((await store().history({ ...key, scope: 'prod/payments' })).map((c) => c.version), [1], 'keys are not mixed up');
+      assert.deepEqual((await store().history({ ...key, kind: 'Service' })), []);
+
+      // Inside a write: the committed history, then this transaction's own entries.
+      const seen = await store().write('frank', async (tx) => {
+        const before = await tx.history(key, { limit: 1 });
+        const current = (await tx.get(key))!;
+        await tx.update(current, configInput('prod/orders', 'app.txt', {}, 'six'));
+        return { before, after: await tx.history(key, { limit: 2 }), all: await tx.history(key), v3: await tx.history(key, { version: 3 }) };
+      });
+      assert.deepEqual(seen.before, [all[4]]);
+      assert.deepEqual(seen.after.map((c) => [c.version, c.op, c.actor]), [[6, 'update', 'frank'], [5, 'create', 'erin']]);
+      assert.equal((seen.after[0].object!.spec as { content: string }).content, 'six');
+      assert.deepEqual(seen.all.map((c) => c.version), [1, 2, 3, 4, 5, 6]);
+      assert.deepEqual(seen.v3, [all[2]]);
+      assert.deepEqual((await store().history(key, { limit: 1 })).map((c) => c.version), [6]);
+      // A dry run's entries are rolled back with it.
+      const dry = await store().write('grace', async (tx) => {
+        await tx.remove((await tx.get(key))!);
+        return tx.history(key, { limit: 1 });
+      }, { dryRun: true });
+      assert.deepEqual(dry.map((c) => [c.version, c.op]), [[7, 'delete']]);
+      assert.deepEqual((await store().history(key, { limit: 1 })).map((c) => c.version), [6]);
+      await removeConfigs();
+    });
+
+    it('creates with an explicit starting version: stored, logged and announced with it; updates go on from it', async () => {
+      await removeConfigs();
+      const key = { kind: 'Config' as const, scope: 'prod/orders', name: 'v.txt' };
+      const announced: Change[] = [];
+      const created = await store().write('alice', (tx) => tx.create(configInput('prod/orders', 'v.txt'), { revisions: { content: 7 } }, { version: 7 }), {
+        committed: (c) => announced.push(...c.changes),
+      });
+      assert.equal(created.version, 7);
+      assert.deepEqual(created.status, { revisions: { content: 7 } }, 'status as given');
+      assert.deepEqual([created.kind, created.namespace, created.group, created.name], ['Config', 'prod', 'orders', 'v.txt']);
+      const got = await store().get(key);
+      assert.deepEqual(got, created);
+      assert.deepEqual(announced.map((c) => [c.op, c.version, c.object?.version]), [['create', 7, 7]]);
+      assert.deepEqual(await store().history(key), announced);
+      const updated = await store().write('bob', (tx) => tx.update(got!, configInput('prod/orders', 'v.txt', {}, 'y')));
+      assert.equal(updated.version, 8);
+      await store().write('carol', (tx) => tx.remove(updated));
+      assert.deepEqual((await store().history(key)).map((c) => `${c.op}@${c.version}`), ['create@7', 'update@8', 'delete@9']);
+      // Without the option, version 1, whatever the history says.
+      const plain = await store().write('dave', (tx) => tx.create(configInput('prod/orders', 'plain.txt')));
+      assert.equal(plain.version, 1);
+      assert.deepEqual(plain.status, {});
+      const again = await store().write('erin', (tx) => tx.create(configInput('prod/orders', 'v.txt', {}, 'z'), undefined, { version: 10 }));
+      assert.equal(again.version, 10);
+      assert.deepEqual(again.status, {});
+      // Through the API, a recreated config goes on from its history (create after a delete).
+      assert.equal((await app.http('DELETE', '/api/v1/configs/prod/orders/v.txt')).status, 200);
+      const recreated = await app.http('PUT', '/api/v1/configs/prod/orders/v.txt', { spec: { format: 'text', content: 'x' } });
+      assert.equal(recreated.status, 200, recreated.text);
+      assert.equal(recreated.body.version, 12);
+      assert.deepEqual(recreated.body.status.revisions, { content: 12 });
+      // A duplicate is still refused, whatever version it asks for.
+      await assert.rejects(store().write('frank', (tx) => tx.create(configInput('prod/orders', 'v.txt'), {}, { version: 99 })), /already exists/);
+      assert.equal((await store().get(key))!.version, 12);
+      await removeConfigs();
     });
   });
 }

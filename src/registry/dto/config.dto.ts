@@ -54,7 +54,7 @@ export class ConfigSpecDto {
 export class ConfigDto {
   @ApiPropertyOptional({ enum: ['Config'], default: 'Config' }) @IsOptional() @Equals('Config', { message: 'must be Config' }) kind?: string;
 
-  @IsOptional() @DnsLabel('namespace: environment isolation (taken from the URL when absent)') namespace?: string;
+  @IsOptional() @DnsLabel('namespace: environment isolation (taken from the URL when absent)', false, false) namespace?: string;
 
   @ApiPropertyOptional({ example: 'DEFAULT_GROUP' })
   @IsOptional()
@@ -72,9 +72,9 @@ export class ConfigDto {
 
   @IsOptional() @LabelMap() labels?: Record<string, string>;
   @Int(1, 2147483647, { optional: true, description: 'expected current version (optimistic concurrency)' }) version?: number;
-  @ServerOwned() createdAt?: unknown;
-  @ServerOwned() updatedAt?: unknown;
-  @ServerOwned() status?: unknown;
+  @ServerOwned({ type: 'string', format: 'date-time' }) createdAt?: unknown;
+  @ServerOwned({ type: 'string', format: 'date-time' }) updatedAt?: unknown;
+  @ServerOwned({ type: 'object', description: 'revisions: the revision of the current content (and of the gray candidate while a gray release runs)' }) status?: unknown;
 
   @ApiProperty({ type: ConfigSpecDto })
   @IsDefined({ message: 'is required' })

@@ -10,11 +10,11 @@ export class ResourceRow {
   @Column({ type: 'varchar', length: 32 })
   kind!: string;
 
-  /** Service name for endpoints, '' for every other kind. */
-  @Column({ type: 'varchar', length: 63, default: '' })
+  /** Service name for endpoints, namespace/group for configs, '' for every other kind. */
+  @Column({ type: 'varchar', length: 200, default: '' })
   scope!: string;
 
-  @Column({ type: 'varchar', length: 63 })
+  @Column({ type: 'varchar', length: 128 })
   name!: string;
 
   @Index('ix_resources_labels', { synchronize: false })
@@ -51,10 +51,10 @@ export class ChangeRow {
   @Column({ type: 'varchar', length: 32 })
   kind!: string;
 
-  @Column({ type: 'varchar', length: 63 })
+  @Column({ type: 'varchar', length: 200 })
   scope!: string;
 
-  @Column({ type: 'varchar', length: 63 })
+  @Column({ type: 'varchar', length: 128 })
   name!: string;
 
   @Column({ type: 'integer' })
