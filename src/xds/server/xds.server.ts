@@ -129,6 +129,7 @@ export class XdsServer implements OnApplicationBootstrap, BeforeApplicationShutd
     this.server = server;
     const tls = this.tls ? (this.tls.current.clientCa ? 'mTLS' : 'TLS') : 'plaintext';
     this.log.log(`xDS (ADS) listening on ${this.config.HOST}:${this.port} (${tls}, XDS_AUTH=${this.config.XDS_AUTH})`);
+    if (this.config.XDS_AUTH !== 'none' && !this.tls) this.log.warn('XDS_AUTH is on without TLS: bearer tokens cross the network in the clear; set TLS_CERT_FILE and TLS_KEY_FILE');
   }
 
   private serve<S extends SotwStream | DeltaStream, Req extends { type_url: string }>(
