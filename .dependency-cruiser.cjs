@@ -3,7 +3,7 @@
  *   store → change feed → IR → xDS resources → cache → ADS streams
  * checked on every `npm test` (npm run deps). Type-only imports count too.
  *
- * Layers, lowest first: model, common → config, translate → policies,
+ * Layers, lowest first: model, common → config, translate, security → policies,
  * coordination, database, observability → registry → feed → xds, health →
  * the app root (src/*.ts) and cli. A folder may import only lower layers.
  */
@@ -24,7 +24,7 @@ module.exports = {
       comment: 'the ADS server depends on the cache (and config, metrics, type constants), never on the feed, translation or the registry',
       severity: 'error',
       from: { path: '^src/xds/server/' },
-      to: { path: '^src/', pathNot: '^src/xds/(server|cache)/|^src/xds/xds-metrics\\.ts$|^src/translate/(envoy-types|types)\\.ts$|^src/(common|config|model|observability)/' },
+      to: { path: '^src/', pathNot: '^src/xds/(server|cache)/|^src/xds/xds-metrics\\.ts$|^src/translate/(envoy-types|types)\\.ts$|^src/(common|config|model|observability|security)/' },
     },
     {
       name: 'product-never-imports-tools-or-tests',
@@ -43,6 +43,13 @@ module.exports = {
     layer('model-is-a-leaf', '^src/model/', '^src/(?!model/)', 'the resource model is types and constants only'),
     layer('common-is-a-leaf', '^src/common/', '^src/(?!common/|model/)', 'shared helpers import nothing of the product'),
     layer('infrastructure-below-registry', '^src/(config|coordination|database)/', '^src/(registry|feed|xds|health|rollout|policies|translate|observability|cli|config-centre|client)/', 'config, coordination and the database know no consumer'),
+    {
+      name: 'security-is-low',
+      comment: 'TLS files and the xDS identity port sit just above config: every listener (REST, gRPC, xDS) and an auth module can use them',
+      severity: 'error',
+      from: { path: '^src/security/' },
+      to: { path: '^src/', pathNot: '^src/(security|common|config|model)/' },
+    },
     layer('observability-below-registry', '^src/observability/', '^src/(registry|feed|xds|health|rollout|policies|translate|cli|config-centre|client)/', 'metrics and probes are used by everyone above them'),
     layer('registry-below-feed', '^src/registry/', '^src/(feed|xds|health|rollout|translate|cli|config-centre|client)/', 'the registry (the store side) knows nothing downstream'),
     layer('feed-below-its-consumers', '^src/feed/', '^src/(xds|health|rollout|cli|config-centre|client)/', 'the change feed knows nothing of who follows it'),

@@ -8,21 +8,23 @@ import { HealthModule } from './health/health.module.js';
 import { XdsModule } from './xds/xds.module.js';
 import { RolloutModule } from './rollout/rollout.module.js';
 import { ConfigCentreModule } from './config-centre/config-centre.module.js';
+import { TLS_MATERIAL, type TlsMaterial } from './security/tls.js';
 
-/** Provides the validated config and the open database to every module; closes the database last. */
+/** Provides the validated config, the open database and the TLS files (null when TLS is off) to every module; closes the database last. */
 @Global()
 @Module({})
 class CoreModule implements OnApplicationShutdown {
   constructor(@Inject(Database) private readonly db: Database) {}
 
-  static forRoot(config: AppConfig, db: Database): DynamicModule {
+  static forRoot(config: AppConfig, db: Database, tls: TlsMaterial | null): DynamicModule {
     return {
       module: CoreModule,
       providers: [
         { provide: AppConfig, useValue: config },
         { provide: Database, useValue: db },
+        { provide: TLS_MATERIAL, useValue: tls },
       ],
-      exports: [AppConfig, Database],
+      exports: [AppConfig, Database, TLS_MATERIAL],
     };
   }
 
@@ -34,11 +36,11 @@ class CoreModule implements OnApplicationShutdown {
 /** The whole control plane. */
 @Module({})
 export class AppModule {
-  static forRoot(config: AppConfig, db: Database): DynamicModule {
+  static forRoot(config: AppConfig, db: Database, tls: TlsMaterial | null = null): DynamicModule {
     return {
       module: AppModule,
       imports: [
-        CoreModule.forRoot(config, db),
+        CoreModule.forRoot(config, db, tls),
         CoordinationModule,
         ObservabilityModule,
         RegistryModule,

@@ -14,6 +14,7 @@ import { ENTITIES } from './registry/store/entities.js';
 import { MetricsService } from './observability/metrics.service.js';
 import { RegistryGrpcServer } from './registry/grpc/registry.grpc-server.js';
 import { XdsServer } from './xds/server/xds.server.js';
+import { httpsOptions, TlsMaterial } from './security/tls.js';
 
 const JSON_TYPES = ['application/json', 'application/merge-patch+json', 'application/*+json'];
 const YAML_TYPES = ['application/yaml', 'application/x-yaml', 'text/yaml', 'text/x-yaml'];
@@ -24,31 +25,48 @@ export interface RunningApp {
   httpPort: number;
   grpcPort: number;
   xdsPort: number;
+  /** The TLS files every listener uses, when TLS is on. */
+  tls?: TlsMaterial;
   close(): Promise<void>;
 }
 
 /** Opens the database, builds the Nest app, and starts REST and gRPC listeners. */
 export async function startApp(config: AppConfig): Promise<RunningApp> {
-  const db = await Database.open({
-    url: config.DATABASE_URL,
-    dataDir: config.DATA_DIR,
-    poolSize: config.DATABASE_POOL_SIZE,
-    runMigrations: config.MIGRATIONS_RUN,
-    entities: ENTITIES,
-  });
+  // TLS files first: a missing file or a key that does not fit fails the boot before anything opens.
+  const logger = createLogger(config.LOG_LEVEL);
+  const tls = TlsMaterial.fromConfig(config, (m) => logger.warn(m));
+  let db: Database;
+  try {
+    db = await Database.open({
+      url: config.DATABASE_URL,
+      dataDir: config.DATA_DIR,
+      poolSize: config.DATABASE_POOL_SIZE,
+      runMigrations: config.MIGRATIONS_RUN,
+      entities: ENTITIES,
+    });
+  } catch (e) {
+    tls?.close();
+    throw e;
+  }
   let app: NestExpressApplication;
   try {
-    app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config, db), {
+    app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config, db, tls ?? null), {
       bodyParser: false,
       bufferLogs: true,
       abortOnError: false,
+      ...(tls ? { httpsOptions: httpsOptions(tls.current) } : {}),
     });
   } catch (e) {
+    tls?.close();
     await db.close();
     throw e;
   }
+  if (tls) {
+    // New HTTPS connections get the new certificate; open keep-alive connections keep theirs.
+    const server = app.getHttpServer() as unknown as import('node:tls').Server;
+    tls.onChange((c) => server.setSecureContext(httpsOptions(c)));
+  }
   try {
-    const logger = createLogger(config.LOG_LEVEL);
     app.useLogger(new NestPinoLogger(logger));
     app.use(httpLogging(logger));
     app.disable('x-powered-by');
@@ -57,6 +75,7 @@ export async function startApp(config: AppConfig): Promise<RunningApp> {
     await app.listen(config.PORT, config.HOST);
     installHeartbeatFastPath(app.getHttpServer(), app.get(EphemeralEndpoints), app.get(MetricsService), config.BODY_LIMIT_BYTES);
   } catch (e) {
+    tls?.close();
     await app.close();
     throw e;
   }
@@ -66,7 +85,11 @@ export async function startApp(config: AppConfig): Promise<RunningApp> {
     httpPort: typeof address === 'object' && address ? address.port : config.PORT,
     grpcPort: app.get(RegistryGrpcServer).port,
     xdsPort: app.get(XdsServer).port,
-    close: () => app.close(),
+    tls,
+    close: async () => {
+      tls?.close();
+      await app.close();
+    },
   };
 }
 

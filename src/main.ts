@@ -12,7 +12,17 @@ async function main(): Promise<void> {
     }
     throw e;
   }
-  const running = await startApp(config);
+  let running;
+  try {
+    running = await startApp(config);
+  } catch (e) {
+    // Unusable TLS or identity files are configuration errors too: same exit status as a bad variable.
+    if (e instanceof ConfigError) {
+      process.stderr.write(`switchyard: ${e.message}\n`);
+      process.exit(2);
+    }
+    throw e;
+  }
   process.stderr.write(
     `switchyard: REST on ${config.HOST}:${running.httpPort} (docs at /api/docs), gRPC on ${config.HOST}:${running.grpcPort}, xDS on ${config.HOST}:${running.xdsPort}, database: ${config.DATABASE_URL ? 'PostgreSQL' : `embedded PGlite in ${config.DATA_DIR}`}\n`,
   );

@@ -15,6 +15,7 @@ const toBool = ({ value }: { value: unknown }) => {
 };
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export const XDS_AUTH_MODES = ['none', 'optional', 'required'] as const;
 
 /**
  * Process configuration. Every field comes from the environment variable of the
@@ -116,12 +117,36 @@ export class AppConfig {
   /** How long graceful shutdown waits for in-flight work, in ms. */
   @Transform(toInt) @IsInt() @Min(0) @Max(600000)
   SHUTDOWN_TIMEOUT_MS = 10000;
+
+  /** PEM certificate chain for REST, management gRPC and xDS; with TLS_KEY_FILE, every listener speaks TLS. */
+  @IsOptional() @IsString()
+  TLS_CERT_FILE?: string;
+
+  /** PEM private key of TLS_CERT_FILE. */
+  @IsOptional() @IsString()
+  TLS_KEY_FILE?: string;
+
+  /** PEM CA bundle: when set, xDS clients must present a certificate it signed (mTLS). */
+  @IsOptional() @IsString()
+  XDS_CLIENT_CA_FILE?: string;
+
+  /** Who may open xDS streams: none (anyone), optional (anonymous only where allowed), required (an identity). */
+  @IsIn(XDS_AUTH_MODES as unknown as string[])
+  XDS_AUTH: (typeof XDS_AUTH_MODES)[number] = 'none';
+
+  /** YAML binding proxy identities (certificate ids, bearer-token hashes) to the node groups they may join. */
+  @IsOptional() @IsString()
+  XDS_IDENTITIES_FILE?: string;
+
+  /** How often certificate and identity files are looked at for changes, in ms. */
+  @Transform(toInt) @IsInt() @Min(50) @Max(3600000)
+  SECURITY_RELOAD_INTERVAL_MS = 2000;
 }
 
 /** Raised when configuration is invalid; the message names every bad variable. */
 export class ConfigError extends Error {}
 
-const KEYS = Object.keys(new AppConfig()).concat(['DATABASE_URL', 'ETCD_ENDPOINTS', 'REPLICA_ID', 'PROMETHEUS_URL']);
+const KEYS = Object.keys(new AppConfig()).concat(['DATABASE_URL', 'ETCD_ENDPOINTS', 'REPLICA_ID', 'PROMETHEUS_URL', 'TLS_CERT_FILE', 'TLS_KEY_FILE', 'XDS_CLIENT_CA_FILE', 'XDS_IDENTITIES_FILE']);
 
 /**
  * Builds the configuration from `env` (default process.env) and, when
@@ -155,5 +180,17 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     });
     throw new ConfigError(`Invalid configuration:\n  ${lines.join('\n  ')}`);
   }
+  const combos = securityProblems(cfg);
+  if (combos.length) throw new ConfigError(`Invalid configuration:\n  ${combos.join('\n  ')}`);
   return cfg;
+}
+
+/** Settings that are only valid together; each problem names the variables involved. */
+function securityProblems(cfg: AppConfig): string[] {
+  const out: string[] = [];
+  if (!cfg.TLS_CERT_FILE !== !cfg.TLS_KEY_FILE) out.push('TLS_CERT_FILE and TLS_KEY_FILE: set both (TLS on every listener) or neither (plaintext)');
+  if (cfg.XDS_CLIENT_CA_FILE && !cfg.TLS_CERT_FILE) out.push('XDS_CLIENT_CA_FILE: client certificates need TLS; set TLS_CERT_FILE and TLS_KEY_FILE too');
+  // Without a binding file nobody could be admitted into any group: refuse to start rather than refuse every proxy.
+  if (cfg.XDS_AUTH !== 'none' && !cfg.XDS_IDENTITIES_FILE) out.push(`XDS_AUTH=${cfg.XDS_AUTH}: needs XDS_IDENTITIES_FILE (which identities may join which node groups)`);
+  return out;
 }

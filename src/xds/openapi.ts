@@ -45,6 +45,7 @@ export class ProxyDto {
   @ApiProperty({ enum: ['envoy', 'proxyless'] }) clientKind!: string;
   @ApiProperty() userAgent!: string;
   @ApiProperty({ enum: ['sotw', 'delta'] }) protocol!: string;
+  @ApiPropertyOptional({ description: 'who opened the stream, with XDS_AUTH optional or required: a SPIFFE id or certificate CN, a token entry id, or anonymous' }) identity?: string;
   @ApiProperty({ format: 'date-time' }) connectedAt!: string;
 
   @ApiProperty({ type: 'object', additionalProperties: { $ref: getSchemaPath(TypeStatusDto) }, description: `per xDS type (${XDS_TYPES.join(', ')})` })

@@ -30,6 +30,7 @@ export class ProxiesService {
         clientKind: p.clientKind,
         userAgent: p.userAgent,
         protocol: p.protocol,
+        ...(p.identity ? { identity: p.identity } : {}),
         connectedAt: p.connectedAt,
         types: Object.fromEntries(PUSH_ORDER.filter((t) => p.types[t]).map((t) => [shortType(t), p.types[t]])),
       })),

@@ -21,6 +21,7 @@ export class XdsMetrics {
   readonly issueGauge: Gauge<'severity'>;
   readonly pushLatency: Histogram;
   readonly refused: Counter;
+  readonly authRefusals: Counter<'reason'>;
   readonly conditionGauge: Gauge<'kind' | 'reason'>;
   readonly policyGauge: Gauge<'type' | 'condition'>;
   private readonly commitTimes = new Map<number, number>();
@@ -46,6 +47,14 @@ export class XdsMetrics {
       registers,
     });
     this.refused = new Counter({ name: 'switchyard_xds_streams_refused_total', help: 'new xDS streams refused by admission control (RESOURCE_EXHAUSTED)', registers });
+    this.authRefusals = new Counter({
+      name: 'switchyard_xds_auth_refusals_total',
+      help: 'xDS streams refused by XDS_AUTH before anything was sent, by reason (no_identity, bad_token, wrong_group, node_id_taken)',
+      labelNames: ['reason'],
+      registers,
+    });
+    // Every reason shows from the start (at 0), so alerts and dashboards need no "absent" special case.
+    for (const reason of ['no_identity', 'bad_token', 'wrong_group', 'node_id_taken']) this.authRefusals.inc({ reason }, 0);
     this.issueGauge = new Gauge({
       name: 'switchyard_translation_issues',
       help: 'problems found by translation and validation (refused resources are errors), by severity',

@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import YAML from 'yaml';
@@ -8,6 +11,7 @@ import { decodeResource, encodeResource, envoyRoot, fromProto3Json } from '../..
 import { validateEncoded } from '../../src/xds/cache/pgv.js';
 import { TYPE } from '../../src/translate/envoy-types.js';
 import { SnapshotCache } from '../../src/xds/cache/cache.js';
+import { IdentitiesFile } from '../../src/security/xds-identity.js';
 import { startTestApp, type TestApp } from '../support/app.js';
 import { eventually } from '../support/xds-client.js';
 
@@ -24,6 +28,7 @@ describe('what we ship for Envoy and gRPC users', () => {
   for (const [file, api] of [
     ['envoy/bootstrap-ads.yaml', 'GRPC'],
     ['envoy/bootstrap-ads-delta.yaml', 'DELTA_GRPC'],
+    ['envoy/bootstrap-ads-mtls.yaml', 'GRPC'],
   ]) {
     it(`${file} decodes into envoy.config.bootstrap.v3.Bootstrap and passes the PGV rules`, () => {
       const { decoded, violations } = bootstrap(file);
@@ -35,6 +40,47 @@ describe('what we ship for Envoy and gRPC users', () => {
       assert.ok(sy.typed_extension_protocol_options['envoy.extensions.upstreams.http.v3.HttpProtocolOptions'], 'HTTP/2 to the xDS server');
     });
   }
+
+  it('envoy/bootstrap-ads-mtls.yaml talks to the xDS server over mTLS, with its certificate and CA from SDS files', () => {
+    const { decoded } = bootstrap('envoy/bootstrap-ads-mtls.yaml');
+    const sy = decoded.static_resources.clusters.find((c: any) => c.name === 'switchyard');
+    assert.equal(sy.transport_socket.name, 'envoy.transport_sockets.tls');
+    const ctx = sy.transport_socket.typed_config;
+    assert.equal(ctx['@type'], 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext');
+    assert.equal(ctx.sni, 'switchyard');
+    assert.deepEqual(ctx.common_tls_context.alpn_protocols, ['h2']);
+    assert.equal(ctx.common_tls_context.tls_certificate_sds_secret_configs[0].sds_config.path_config_source.path, '/etc/envoy/tls/sds-identity.yaml');
+    assert.equal(ctx.common_tls_context.validation_context_sds_secret_config.sds_config.path_config_source.path, '/etc/envoy/tls/sds-ca.yaml');
+    const compose = YAML.parse(read('docker-compose.mtls.yml'));
+    assert.ok(compose.services.envoy.volumes.some((v: string) => v.startsWith('./envoy/bootstrap-ads-mtls.yaml:/etc/envoy/envoy.yaml')));
+    assert.ok(compose.services.envoy.volumes.includes('./envoy/tls:/etc/envoy/tls:ro'));
+    assert.equal(compose.services.switchyard.environment.XDS_AUTH, 'required');
+  });
+
+  it('scripts/dev-certs.mjs writes SDS files that pass the PGV rules, a chain that verifies, and identities Switchyard loads', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dev-certs-'));
+    try {
+      execFileSync(process.execPath, [join(PACKAGE_ROOT, 'scripts/dev-certs.mjs')], { env: { ...process.env, DEV_CERTS_DIR: dir }, stdio: 'pipe' });
+      const SECRET = 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret';
+      for (const [file, name] of [['sds-identity.yaml', 'envoy-identity'], ['sds-ca.yaml', 'switchyard-ca']]) {
+        const { '@type': type, ...secret } = YAML.parse(readFileSync(join(dir, file), 'utf8')).resources[0];
+        assert.equal(type, SECRET);
+        const bytes = encodeResource(SECRET, fromProto3Json(envoyRoot().lookupType('envoy.extensions.transport_sockets.tls.v3.Secret'), secret) as object);
+        assert.deepEqual(validateEncoded(SECRET, bytes), [], file);
+        assert.equal(decodeResource(SECRET, bytes).name, name);
+      }
+      const ca = new X509Certificate(readFileSync(join(dir, 'ca.crt')));
+      const envoy = new X509Certificate(readFileSync(join(dir, 'envoy.crt')));
+      const server = new X509Certificate(readFileSync(join(dir, 'switchyard.crt')));
+      assert.ok(envoy.verify(ca.publicKey) && server.verify(ca.publicKey));
+      assert.equal(envoy.subjectAltName, 'URI:spiffe://switchyard/group/default');
+      assert.ok(server.checkHost('switchyard'));
+      const ids = new IdentitiesFile(join(dir, 'identities.yaml'));
+      assert.deepEqual(ids.groupsOf('spiffe://switchyard/group/default'), ['default']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 
   it('a broken bootstrap is caught by the same rules', () => {
     const y = YAML.parse(read('envoy/bootstrap-ads.yaml'));

@@ -10,18 +10,28 @@ export class AdsTestClient<R = ReturnType<typeof decodeResponse>> {
   private readonly queue: R[] = [];
   private waiters: ((r: R) => void)[] = [];
   status?: grpc.StatusObject;
+  private ended?: (s: grpc.StatusObject) => void;
 
-  constructor(port: number, private readonly delta = false, path?: string) {
-    this.client = new grpc.Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+  /** `opts.credentials` for TLS/mTLS (default plaintext), `opts.metadata` e.g. an authorization header, `opts.host` to match a certificate. */
+  constructor(
+    port: number,
+    private readonly delta = false,
+    path?: string,
+    opts: { credentials?: grpc.ChannelCredentials; metadata?: grpc.Metadata; host?: string } = {},
+  ) {
+    this.client = new grpc.Client(`${opts.host ?? '127.0.0.1'}:${port}`, opts.credentials ?? grpc.credentials.createInsecure());
     const method = delta ? 'DeltaAggregatedResources' : 'StreamAggregatedResources';
-    this.call = this.client.makeBidiStreamRequest(path ?? `/envoy.service.discovery.v3.AggregatedDiscoveryService/${method}`, pass, pass);
+    this.call = this.client.makeBidiStreamRequest(path ?? `/envoy.service.discovery.v3.AggregatedDiscoveryService/${method}`, pass, pass, opts.metadata ?? new grpc.Metadata());
     this.call.on('data', (b: Buffer) => {
       const r = (delta ? decodeDeltaResponse(b) : decodeResponse(b)) as R;
       const w = this.waiters.shift();
       if (w) w(r);
       else this.queue.push(r);
     });
-    this.call.on('status', (s) => (this.status = s));
+    this.call.on('status', (s) => {
+      this.status = s;
+      this.ended?.(s);
+    });
     this.call.on('error', () => undefined);
   }
 
@@ -50,6 +60,18 @@ export class AdsTestClient<R = ReturnType<typeof decodeResponse>> {
   async quiet(ms = 400): Promise<void> {
     const r = await this.next(ms).catch(() => undefined);
     if (r) throw new Error(`unexpected response: ${JSON.stringify(r).slice(0, 300)}`);
+  }
+
+  /** The stream's final status, or a failure after `ms`. */
+  closed(ms = 5000): Promise<grpc.StatusObject> {
+    if (this.status) return Promise.resolve(this.status);
+    return new Promise((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`stream still open after ${ms} ms`)), ms);
+      this.ended = (s) => {
+        clearTimeout(t);
+        resolve(s);
+      };
+    });
   }
 
   /** Stops reading, like a proxy that is stuck: the server's writes back up. */

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { type BeforeApplicationShutdown, Inject, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
+import { type BeforeApplicationShutdown, Inject, Injectable, Logger, type OnApplicationBootstrap, Optional } from '@nestjs/common';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
@@ -8,6 +8,7 @@ import { ValidationFailed } from '../../common/errors.js';
 import { toGrpcError } from '../../common/grpc-errors.js';
 import { PROTO_DIR } from '../../common/paths.js';
 import { MetricsService } from '../../observability/metrics.service.js';
+import { grpcServerCredentials, TLS_MATERIAL, type TlsMaterial } from '../../security/tls.js';
 import { type Kind, KINDS, type Resource, type ResourceKey } from '../../model/resources.js';
 import { RolloutActions } from '../rollout-actions.js';
 import { RegistryService, type ResourceRef } from '../registry.service.js';
@@ -97,6 +98,7 @@ export class RegistryGrpcServer implements OnApplicationBootstrap, BeforeApplica
     @Inject(AppConfig) private readonly config: AppConfig,
     private readonly metrics: MetricsService,
     private readonly extra: GrpcServices,
+    @Optional() @Inject(TLS_MATERIAL) private readonly tls?: TlsMaterial | null,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
@@ -147,7 +149,8 @@ export class RegistryGrpcServer implements OnApplicationBootstrap, BeforeApplica
       }),
     });
     this.port = await new Promise<number>((resolve, reject) =>
-      server.bindAsync(`${this.config.HOST}:${this.config.GRPC_PORT}`, grpc.ServerCredentials.createInsecure(), (err, port) =>
+      // TLS when TLS_CERT_FILE is set, re-read on change without a rebind; no client certificates here (callers are people and tools).
+      server.bindAsync(`${this.config.HOST}:${this.config.GRPC_PORT}`, grpcServerCredentials(this.tls ?? undefined), (err, port) =>
         err ? reject(new Error(`cannot listen on GRPC_PORT ${this.config.GRPC_PORT}: ${err.message}`)) : resolve(port),
       ),
     );

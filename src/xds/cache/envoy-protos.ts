@@ -17,6 +17,8 @@ const FILES = [
   'envoy/extensions/filters/http/fault/v3/fault.proto',
   'envoy/extensions/filters/http/local_ratelimit/v3/local_rate_limit.proto',
   'envoy/extensions/retry/host/previous_hosts/v3/previous_hosts.proto',
+  // Upstream/DownstreamTlsContext: so bootstraps with TLS (envoy/bootstrap-ads-mtls.yaml) are checked too.
+  'envoy/extensions/transport_sockets/tls/v3/tls.proto',
   'envoy/service/discovery/v3/ads.proto',
   'envoy/service/load_stats/v3/lrs.proto',
   'envoy/service/discovery/v3/discovery.proto',

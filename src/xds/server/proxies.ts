@@ -21,6 +21,8 @@ export interface ProxyInfo {
   clientKind: NodeGroup['kind'];
   userAgent: string;
   protocol: 'sotw' | 'delta';
+  /** Who opened the stream (XDS_AUTH other than none): a SPIFFE id or CN, a token entry's id, or `anonymous`. */
+  identity?: string;
   connectedAt: string;
   types: Partial<Record<TypeUrl, TypeStatus>>;
   /** Resources last sent, per type (shared with the cache, not copied), for config dumps. */

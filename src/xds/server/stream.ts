@@ -6,6 +6,7 @@ import type { XdsCache } from '../cache/cache.js';
 import type { ProxyInfo, ProxyRegistry } from './proxies.js';
 import type { Subscription } from './views.js';
 import type { InFlight, StreamShared } from './stream-shared.js';
+import type { Refusal, StreamPass } from './authz.js';
 
 /** Per-type state every stream keeps: what is in flight, and the subscription. */
 export interface TypeStateBase extends InFlight {
@@ -21,6 +22,8 @@ export interface TypeStateBase extends InFlight {
 export abstract class XdsStream<Req extends { node?: Record<string, any>; type_url: string }, St extends TypeStateBase> {
   group?: NodeGroup;
   info?: ProxyInfo;
+  /** The caller's identity and its checks (XDS_AUTH other than none). */
+  pass?: StreamPass;
   protected readonly types = new Map<TypeUrl, St>();
   protected blocked = false;
   protected closed = false;
@@ -39,7 +42,11 @@ export abstract class XdsStream<Req extends { node?: Record<string, any>; type_u
     if (this.closed) return;
     if (!this.group) {
       if (!req.node) return this.fail(Status.INVALID_ARGUMENT, 'the first request on a stream must carry node');
+      // Before the stream joins a group, so a refused node is never sent anything.
+      const refused = this.pass?.admit(req.node);
+      if (refused) return this.refuse(refused);
       this.info = this.proxies.connect(req.node, this.protocol);
+      if (this.pass) this.info.identity = this.pass.identity.id;
       this.group = this.info.group;
       this.onGroup(this);
     }
@@ -71,10 +78,21 @@ export abstract class XdsStream<Req extends { node?: Record<string, any>; type_u
   }
 
   close(): void {
+    this.pass?.release();
     if (this.closed) return;
     this.closed = true;
     if (this.info) this.proxies.remove(this.info);
     for (const st of this.types.values()) this.shared.subscriptions.release(st.sub);
+  }
+
+  /** True once the stream was closed or failed. */
+  get ended(): boolean {
+    return this.closed;
+  }
+
+  /** Ends the stream with a refusal's status. */
+  refuse(r: Refusal): void {
+    this.fail(r.code, r.details);
   }
 
   private fail(code: Status, details: string): void {

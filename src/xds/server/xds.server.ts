@@ -1,4 +1,4 @@
-import { type BeforeApplicationShutdown, Inject, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
+import { type BeforeApplicationShutdown, Inject, Injectable, Logger, type OnApplicationBootstrap, Optional } from '@nestjs/common';
 import * as grpc from '@grpc/grpc-js';
 import { AppConfig } from '../../config/config.js';
 import { MetricsService } from '../../observability/metrics.service.js';
@@ -12,6 +12,9 @@ import { StreamShared } from './stream-shared.js';
 import { DeltaStream } from './delta.js';
 import { decodeDeltaRequest, decodeRequest, type DeltaDiscoveryRequest, type DiscoveryRequest } from './wire.js';
 import { XdsMetrics } from '../xds-metrics.js';
+import { grpcServerCredentials, TLS_MATERIAL, type TlsMaterial } from '../../security/tls.js';
+import { XDS_IDENTITY_RESOLVER, type XdsIdentityResolver } from '../../security/xds-identity.js';
+import { type Refusal, XdsGate } from './authz.js';
 
 const ADS = 'envoy.service.discovery.v3.AggregatedDiscoveryService';
 const passThrough = (b: Buffer) => b;
@@ -47,6 +50,8 @@ export class XdsServer implements OnApplicationBootstrap, BeforeApplicationShutd
   private readonly shared: StreamShared;
   port = 0;
   private readonly admission: TokenBucket;
+  /** XDS_AUTH: who may open streams into which groups. */
+  readonly gate: XdsGate;
 
   constructor(
     @Inject(AppConfig) private readonly config: AppConfig,
@@ -55,8 +60,14 @@ export class XdsServer implements OnApplicationBootstrap, BeforeApplicationShutd
     private readonly loads: LoadReports,
     private readonly metrics: XdsMetrics,
     registry: MetricsService,
+    @Optional() @Inject(TLS_MATERIAL) private readonly tls?: TlsMaterial | null,
+    @Optional() @Inject(XDS_IDENTITY_RESOLVER) resolver?: XdsIdentityResolver | null,
   ) {
     metrics.watchProxies(proxies, registry);
+    this.gate = new XdsGate(config.XDS_AUTH, resolver ?? undefined, (r) => {
+      metrics.authRefusals.inc({ reason: r.reason });
+      this.log.warn(`xDS stream refused (${r.reason}): ${r.details}`);
+    });
     this.admission = new TokenBucket(config.XDS_MAX_NEW_STREAMS_PER_SECOND, config.XDS_NEW_STREAM_BURST);
     this.shared = new StreamShared({
       onSend: (_p, type, _v, bytes) => metrics.sent(type, bytes),
@@ -101,15 +112,24 @@ export class XdsServer implements OnApplicationBootstrap, BeforeApplicationShutd
     // Load reporting (LRS) on the same port: clients report per-cluster calls, which rollout analysis reads.
     server.addService(
       { StreamLoadStats: bidi(`/${LRS_SERVICE}/StreamLoadStats`, passThrough) } as grpc.ServiceDefinition,
-      { StreamLoadStats: (call: grpc.ServerDuplexStream<Buffer, Buffer>) => serveLoadStats(call, this.loads) },
+      {
+        StreamLoadStats: (call: grpc.ServerDuplexStream<Buffer, Buffer>) => {
+          // Load reports steer rollouts: with XDS_AUTH they need an identity too (the node group is not checked here).
+          if (!this.gate.enabled) return serveLoadStats(call, this.loads);
+          this.gate.identify(call).then((r) => ('code' in r ? refuse(call, r) : serveLoadStats(call, this.loads)));
+        },
+      },
     );
     this.port = await new Promise<number>((resolve, reject) =>
-      server.bindAsync(`${this.config.HOST}:${this.config.XDS_PORT}`, grpc.ServerCredentials.createInsecure(), (err, port) =>
+      // TLS from TLS_CERT_FILE (re-read on change, no rebind); client certificates required with XDS_CLIENT_CA_FILE.
+      server.bindAsync(`${this.config.HOST}:${this.config.XDS_PORT}`, grpcServerCredentials(this.tls ?? undefined, true), (err, port) =>
         err ? reject(new Error(`cannot listen on XDS_PORT ${this.config.XDS_PORT}: ${err.message}`)) : resolve(port),
       ),
     );
     this.server = server;
-    this.log.log(`xDS (ADS) listening on ${this.config.HOST}:${this.port}`);
+    const tls = this.tls ? (this.tls.current.clientCa ? 'mTLS' : 'TLS') : 'plaintext';
+    this.log.log(`xDS (ADS) listening on ${this.config.HOST}:${this.port} (${tls}, XDS_AUTH=${this.config.XDS_AUTH})`);
+    if (this.config.XDS_AUTH !== 'none' && !this.tls) this.log.warn('XDS_AUTH is on without TLS: bearer tokens cross the network in the clear; set TLS_CERT_FILE and TLS_KEY_FILE');
   }
 
   private serve<S extends SotwStream | DeltaStream, Req extends { type_url: string }>(
@@ -132,20 +152,29 @@ export class XdsServer implements OnApplicationBootstrap, BeforeApplicationShutd
       stream.close();
       if (stream.group) this.byGroup.get(groupKey(stream.group))?.delete(stream);
     };
-    call.on('data', (req: Req) => {
-      if (onlyType) {
-        // A per-type service: the type is implied, and other types are not served here.
-        if (!req.type_url) req.type_url = onlyType;
-        if (req.type_url !== onlyType) return;
-      }
-      stream.handle(req as never);
-    });
     call.on('end', () => {
       done();
       call.end();
     });
     call.on('error', done);
     call.on('cancelled', done);
+    const read = () =>
+      call.on('data', (req: Req) => {
+        if (onlyType) {
+          // A per-type service: the type is implied, and other types are not served here.
+          if (!req.type_url) req.type_url = onlyType;
+          if (req.type_url !== onlyType) return;
+        }
+        stream.handle(req as never);
+      });
+    if (!this.gate.enabled) return void read();
+    // Requests wait in the call (not read) until the caller is known; the first one is then checked against its identity.
+    this.gate.identify(call).then((r) => {
+      if (stream.ended) return; // the client went away meanwhile
+      if ('code' in r) return stream.refuse(r);
+      stream.pass = r;
+      read();
+    });
   }
 
   async beforeApplicationShutdown(): Promise<void> {
@@ -154,6 +183,10 @@ export class XdsServer implements OnApplicationBootstrap, BeforeApplicationShutd
     // Streams never end by themselves: close them rather than wait.
     server?.forceShutdown();
   }
+}
+
+function refuse(call: grpc.ServerDuplexStream<unknown, unknown>, r: Refusal): void {
+  call.emit('error', { code: r.code, details: r.details });
 }
 
 /** A token bucket for admitting new streams; a rate of 0 admits everything. */
