@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { parseContent } from '../common/config-format.js';
 import { DiskCache } from './cache.js';
 import { GrpcTransport, HttpTransport, type Session, type Transport, type WireUpdate } from './transports.js';
@@ -26,6 +27,10 @@ export interface ConfigClientOptions {
   pollTimeoutMs?: number;
   /** Acknowledge each revision after the change handlers ran (default true). */
   ack?: boolean;
+  /** gRPC over TLS (https:// base URLs use TLS for http; NODE_EXTRA_CA_CERTS adds a private CA there). */
+  tls?: { caFile?: string };
+  /** A bearer token (API authentication), sent on every call. */
+  token?: string;
 }
 
 /** One config as this instance holds it. */
@@ -91,7 +96,8 @@ export class ConfigClient extends EventEmitter {
   constructor(private readonly o: ConfigClientOptions) {
     super();
     if (!o.servers.length) throw new Error('ConfigClient: servers must list at least one server');
-    this.transports = o.servers.map((s) => ((o.transport ?? 'grpc') === 'http' ? new HttpTransport(s.replace(/\/$/, ''), o.pollTimeoutMs) : new GrpcTransport(s)));
+    const tls = o.tls ? { ca: o.tls.caFile ? readFileSync(o.tls.caFile) : undefined } : undefined;
+    this.transports = o.servers.map((s) => ((o.transport ?? 'grpc') === 'http' ? new HttpTransport(s.replace(/\/$/, ''), o.pollTimeoutMs, o.token) : new GrpcTransport(s, tls, o.token)));
     if (o.cacheDir) this.cache = new DiskCache(o.cacheDir);
     // An 'error' event with no listener would throw: the client reports, the app decides.
     this.on('error', () => undefined);
