@@ -70,7 +70,16 @@ export function refusal(p: Principal, need: Need): string | undefined {
     const out = asked.find((a) => !allowed.includes(a));
     return out === undefined ? undefined : `the token is limited to ${dim} ${allowed.join(', ')}, not ${out}`;
   };
-  return within('kinds', s.kinds, t.kinds) ?? within('namespaces', s.namespaces, t.namespaces) ?? within('services', s.services, t.services);
+  // A namespace scope is about Configs and a service scope about Services and their endpoints: other kinds are outside them.
+  const onlyKinds = (dim: string, allowed: readonly string[] | undefined, kinds: readonly Kind[]) =>
+    allowed && (!t.kinds?.length || t.kinds.some((k) => !kinds.includes(k))) ? `the token is limited to ${dim} ${allowed.join(', ')}, and the request touches ${t.kinds?.join(', ') || 'other kinds'}` : undefined;
+  return (
+    within('kinds', s.kinds, t.kinds) ??
+    onlyKinds('the Configs of namespaces', s.namespaces, ['Config']) ??
+    within('namespaces', s.namespaces, t.namespaces) ??
+    onlyKinds('services', s.services, ['Service', 'Endpoint']) ??
+    within('services', s.services, t.services)
+  );
 }
 
 /** Throws PermissionDenied (403 / PERMISSION_DENIED) unless `p` may make the request. */
