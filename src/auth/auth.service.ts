@@ -19,6 +19,9 @@ export interface Caller {
 // A verified secret is trusted this long before the table is read again: the time a
 // token deleted on another replica keeps working there. Expiry is checked on every call.
 const CACHE_MS = 5000;
+// scrypt is slow on purpose: a secret verified once is not hashed again for this long
+// while its row is unchanged (re-reading the row is a cheap primary-key lookup).
+const VERIFIED_MS = 10 * 60_000;
 const CACHE_MAX = 10_000;
 
 /** The actor of the ADMIN_TOKEN from the environment. */
@@ -36,7 +39,7 @@ export class AuthService {
   private readonly jwt?: JwtVerifier;
   private readonly buckets: TokenBuckets;
   /** fingerprint(secret) → the principal, or the reason it was refused. */
-  private readonly cache = new Map<string, { until: number; principal?: Principal; refused?: string }>();
+  private readonly cache = new Map<string, { until: number; principal?: Principal; hash?: Buffer; verifiedUntil?: number; refused?: string }>();
 
   constructor(
     @Inject(AppConfig) private readonly config: AppConfig,
@@ -122,7 +125,8 @@ export class AuthService {
       throw new Unauthenticated(hit.refused!);
     }
     const row = await this.tokens.get(parsed.id);
-    const ok = !!row && (await verifySecret(parsed.random, row.salt, row.hash));
+    const stillVerified = !!row && !!hit?.principal && hit.verifiedUntil! > now && hit.hash!.equals(row.hash);
+    const ok = stillVerified || (!!row && (await verifySecret(parsed.random, row.salt, row.hash)));
     if (this.cache.size >= CACHE_MAX) this.cache.clear();
     if (!ok) {
       // Remembered briefly too, so repeating a wrong secret costs no scrypt.
@@ -138,7 +142,7 @@ export class AuthService {
       tokenId: row.id,
       ...(row.expiresAt ? { expiresAt: Date.parse(row.expiresAt) } : {}),
     };
-    this.cache.set(fp, { until: now + CACHE_MS, principal });
+    this.cache.set(fp, { until: now + CACHE_MS, principal, hash: row.hash, verifiedUntil: stillVerified ? hit!.verifiedUntil : now + VERIFIED_MS });
     return principal;
   }
 }

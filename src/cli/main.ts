@@ -7,6 +7,7 @@ import { CLI_VERSION, miscCommands } from './commands/misc.js';
 import { proxyCommands } from './commands/proxies.js';
 import { resourceCommands } from './commands/resources.js';
 import { rolloutCommands } from './commands/rollout.js';
+import { tokenCommands } from './commands/tokens.js';
 import { type GlobalOptions, makeContext } from './context.js';
 import { color } from './output.js';
 
@@ -30,6 +31,7 @@ export async function main(argv: string[]): Promise<number> {
   rolloutCommands(program, ctx);
   proxyCommands(program, ctx);
   historyCommands(program, ctx);
+  tokenCommands(program, ctx);
   demoCommand(program, ctx);
   miscCommands(program, ctx);
   for (const c of program.commands) c.exitOverride();
