@@ -9,6 +9,8 @@ export interface ConfigClientOptions {
   servers: string[];
   /** Default grpc (a server stream); http long-polls /api/v1/configs/watch. */
   transport?: 'grpc' | 'http';
+  /** A token with the viewer role (scoped to the namespace, ideally), when the server runs AUTH_MODE=token. */
+  token?: string;
   namespace: string;
   group: string;
   /** The configs to follow; default: every config of the group. */
@@ -91,7 +93,7 @@ export class ConfigClient extends EventEmitter {
   constructor(private readonly o: ConfigClientOptions) {
     super();
     if (!o.servers.length) throw new Error('ConfigClient: servers must list at least one server');
-    this.transports = o.servers.map((s) => ((o.transport ?? 'grpc') === 'http' ? new HttpTransport(s.replace(/\/$/, ''), o.pollTimeoutMs) : new GrpcTransport(s)));
+    this.transports = o.servers.map((s) => ((o.transport ?? 'grpc') === 'http' ? new HttpTransport(s.replace(/\/$/, ''), o.pollTimeoutMs, o.token) : new GrpcTransport(s, o.token)));
     if (o.cacheDir) this.cache = new DiskCache(o.cacheDir);
     // An 'error' event with no listener would throw: the client reports, the app decides.
     this.on('error', () => undefined);

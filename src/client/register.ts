@@ -13,6 +13,8 @@ export interface RegisterOptions {
   /** Deregister on SIGTERM and SIGINT, then let the signal do what it would have done (default true). */
   handleSignals?: boolean;
   onError?: (e: Error) => void;
+  /** A registration token (operator, scoped to the service) when the server runs AUTH_MODE=token. */
+  token?: string;
 }
 
 /** A running registration. */
@@ -35,8 +37,9 @@ export async function registerInstance(o: RegisterOptions): Promise<Registration
   const base = o.server.replace(/\/$/, '');
   const url = `${base}/api/v1/services/${o.service}/endpoints/${name}`;
   const body = JSON.stringify({ name, spec: { address: o.address, port: o.port, labels: o.labels ?? {}, ttlSeconds: ttl } });
+  const auth: Record<string, string> = o.token ? { authorization: `Bearer ${o.token}` } : {};
   const beat = async () => {
-    const res = await fetch(`${url}/heartbeat`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body });
+    const res = await fetch(`${url}/heartbeat`, { method: 'PUT', headers: { 'content-type': 'application/json', ...auth }, body });
     if (!res.ok) throw new Error(`heartbeat for ${o.service}/${name}: HTTP ${res.status} ${await res.text()}`);
   };
   await beat();
@@ -48,7 +51,7 @@ export async function registerInstance(o: RegisterOptions): Promise<Registration
     gone = true;
     clearInterval(timer);
     for (const s of ['SIGTERM', 'SIGINT'] as const) process.off(s, onSignal);
-    const res = await fetch(url, { method: 'DELETE' });
+    const res = await fetch(url, { method: 'DELETE', headers: auth });
     if (!res.ok && res.status !== 404) throw new Error(`deregister ${o.service}/${name}: HTTP ${res.status}`);
   };
   const onSignal = (signal: NodeJS.Signals) => {

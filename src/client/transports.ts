@@ -65,7 +65,10 @@ function configsPackage(): any {
 export class GrpcTransport implements Transport {
   private readonly client: any;
 
-  constructor(readonly server: string) {
+  constructor(
+    readonly server: string,
+    private readonly token?: string,
+  ) {
     const v1 = configsPackage();
     this.client = new v1.Configs(server, grpc.credentials.createInsecure(), {
       // Notice a dead control plane on a quiet stream too.
@@ -76,7 +79,7 @@ export class GrpcTransport implements Transport {
   }
 
   open(req: SessionRequest, h: SessionHandlers): Session {
-    const call = this.client.Watch({ namespace: req.namespace, group: req.group, names: req.names, instanceId: req.instanceId, labels: req.labels, knownRevisions: req.known });
+    const call = this.client.Watch({ namespace: req.namespace, group: req.group, names: req.names, instanceId: req.instanceId, labels: req.labels, knownRevisions: req.known }, this.metadata());
     let ended = false;
     const end = (err: Error) => {
       if (ended) return;
@@ -96,8 +99,14 @@ export class GrpcTransport implements Transport {
 
   ack(key: { namespace: string; group: string; name: string }, instanceId: string, revision: number, error?: string): Promise<void> {
     return new Promise((resolve, reject) =>
-      this.client.Ack({ key, instanceId, revision, error: error ?? '' }, { deadline: Date.now() + 5000 }, (err: Error | null) => (err ? reject(err) : resolve())),
+      this.client.Ack({ key, instanceId, revision, error: error ?? '' }, this.metadata(), { deadline: Date.now() + 5000 }, (err: Error | null) => (err ? reject(err) : resolve())),
     );
+  }
+
+  private metadata(): grpc.Metadata {
+    const md = new grpc.Metadata();
+    if (this.token) md.set('authorization', `Bearer ${this.token}`);
+    return md;
   }
 
   close(): void {
@@ -110,7 +119,12 @@ export class HttpTransport implements Transport {
   constructor(
     readonly server: string,
     private readonly pollTimeoutMs = 30_000,
+    private readonly token?: string,
   ) {}
+
+  private get auth(): Record<string, string> {
+    return this.token ? { authorization: `Bearer ${this.token}` } : {};
+  }
 
   open(req: SessionRequest, h: SessionHandlers, known: () => Record<string, number>): Session {
     let closed = false;
@@ -128,7 +142,7 @@ export class HttpTransport implements Transport {
         if (k) q.set('known', k);
         const timer = setTimeout(() => abort?.abort(), this.pollTimeoutMs + 10_000);
         try {
-          const res = await fetch(`${this.server}/api/v1/configs/watch?${q}`, { signal: abort.signal });
+          const res = await fetch(`${this.server}/api/v1/configs/watch?${q}`, { signal: abort.signal, headers: this.auth });
           const body = (await res.json()) as { updates?: WireUpdate[]; message?: string };
           if (!res.ok) throw new Error(`HTTP ${res.status}: ${body.message ?? ''}`);
           for (const u of body.updates ?? []) if (!closed) h.update(u);
@@ -155,7 +169,7 @@ export class HttpTransport implements Transport {
   async ack(key: { namespace: string; group: string; name: string }, instanceId: string, revision: number, error?: string): Promise<void> {
     const res = await fetch(`${this.server}/api/v1/configs/${key.namespace}/${key.group}/${key.name}/ack`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', ...this.auth },
       body: JSON.stringify({ instanceId, revision, ...(error ? { error } : {}) }),
     });
     if (!res.ok) throw new Error(`ack: HTTP ${res.status}`);

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import { exportJWK, generateKeyPair, SignJWT, type JWK } from 'jose';
+import { ConfigClient, registerInstance } from '../../src/client/index.js';
 import { PACKAGE_ROOT } from '../../src/common/paths.js';
 import { loadConfig } from '../../src/config/config.js';
 import { request, startTestApp, type TestApp } from '../support/app.js';
@@ -152,6 +153,28 @@ describe('API authentication (AUTH_MODE=token)', () => {
     const c = viaGrpc.res.changes.find((x: { name: string; op: string }) => x.name === 'svc-actor' && x.op === 'create');
     assert.equal(c.actor, 'token:deployer');
     assert.equal(c.comment, 'rollout/pretend');
+  });
+
+  it('the client library sends its token: registerInstance and ConfigClient over gRPC and HTTP', async () => {
+    const reg = await createToken(app, { name: 'client-reg', roles: ['operator'], scopes: { services: ['svc-a'] } });
+    const r = await registerInstance({ server: app.base, service: 'svc-a', name: 'lib-1', address: '10.0.0.9', port: 80, token: reg.secret, handleSignals: false });
+    const eps = await app.http('GET', '/api/v1/services/svc-a/endpoints', undefined, bearer(ADMIN));
+    assert.ok(eps.body.items.some((e: { name: string }) => e.name === 'lib-1'));
+    await r.deregister();
+    await assert.rejects(registerInstance({ server: app.base, service: 'svc-b', name: 'lib-2', address: '10.0.0.9', port: 80, token: reg.secret, handleSignals: false }), /HTTP 403/);
+
+    assert.equal((await app.http('PUT', '/api/v1/configs/lib/app/flags', { spec: { format: 'json', content: '{"on":true}' } }, bearer(ADMIN))).status, 200);
+    const watcher = await createToken(app, { name: 'lib-watch', roles: ['viewer'], scopes: { namespaces: ['lib'] } });
+    for (const [transport, server] of [['grpc', `127.0.0.1:${app.grpcPort}`], ['http', app.base]] as const) {
+      const c = new ConfigClient({ servers: [server], transport, namespace: 'lib', group: 'app', token: watcher.secret, startTimeoutMs: 5000 });
+      try {
+        await c.start();
+        assert.ok(c.synced, transport);
+        assert.equal(c.get('flags')?.content, '{"on":true}', transport);
+      } finally {
+        await c.close();
+      }
+    }
   });
 
   it('accepts JWTs signed by the OIDC provider\'s keys, with roles from a claim', async () => {
