@@ -136,6 +136,19 @@ describe('API authentication (AUTH_MODE=token)', () => {
     assert.equal((await grpcCall(registry, 'Create', { resource: { kind: 'Service', name: 'svc-d', spec: struct(service('svc-d').spec) } }, metadata(`Bearer ${routes.secret}`))).code, grpc.status.PERMISSION_DENIED);
   });
 
+  it('a gRPC Watch ends with UNAUTHENTICATED when its token expires', async () => {
+    assert.equal((await app.http('PUT', '/api/v1/configs/exp/app/flags', { spec: { format: 'text', content: 'x' } }, bearer(ADMIN))).status, 200);
+    const expiresAt = Date.now() + 1500;
+    const t = await createToken(app, { name: 'short-lived', roles: ['viewer'], expiresAt: new Date(expiresAt).toISOString() });
+    const call = configs.Watch({ namespace: 'exp', group: 'app' }, metadata(`Bearer ${t.secret}`));
+    let messages = 0;
+    call.on('data', () => messages++);
+    const err: grpc.ServiceError = await new Promise((resolve) => call.on('error', resolve));
+    assert.equal(err.code, grpc.status.UNAUTHENTICATED);
+    assert.ok(messages >= 1, 'it streamed until then');
+    assert.ok(Date.now() >= expiresAt - 50);
+  });
+
   it('the change log names the authenticated identity; X-Switchyard-Actor becomes the comment', async () => {
     const ed = await createToken(app, { name: 'deployer', roles: ['editor'] });
     const created = await app.http('POST', '/api/v1/services', service('svc-actor'), { ...bearer(ed.secret), 'x-switchyard-actor': 'rollout/pretend' });
