@@ -267,6 +267,22 @@ describe('AUTH_MODE=none', () => {
   });
 });
 
+describe('tokens on the embedded database (PGlite)', () => {
+  it('the embedded database holds tokens too: a first start there generates the admin token', async () => {
+    const app = await startTestApp('pglite', { AUTH_MODE: 'token' });
+    try {
+      const { Database } = await import('../../src/database/database.js');
+      const rows = await app.app.get(Database).dataSource.query(`SELECT "name", "roles", "created_by" FROM "tokens"`);
+      assert.equal(rows.length, 1);
+      assert.match(rows[0].name, /^bootstrap-[0-9a-f]{16}$/);
+      assert.deepEqual([rows[0].roles, rows[0].created_by], [['admin'], 'switchyard']);
+      assert.equal((await app.http('GET', '/api/v1/services')).status, 401);
+    } finally {
+      await app.stop();
+    }
+  });
+});
+
 describe('the switchyard process', () => {
   const MAIN = join(PACKAGE_ROOT, 'build/src/main.js');
   let db: TestDatabase;
