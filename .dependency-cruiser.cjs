@@ -4,7 +4,7 @@
  * checked on every `npm test` (npm run deps). Type-only imports count too.
  *
  * Layers, lowest first: model, common → config, translate, security → policies,
- * coordination, database, observability → registry → feed → xds, health →
+ * coordination, database, observability → auth → registry → feed → xds, health →
  * the app root (src/*.ts) and cli. A folder may import only lower layers.
  */
 const layer = (name, from, forbidden, comment) => ({ name, comment, severity: 'error', from: { path: from }, to: { path: forbidden } });
@@ -42,7 +42,7 @@ module.exports = {
     },
     layer('model-is-a-leaf', '^src/model/', '^src/(?!model/)', 'the resource model is types and constants only'),
     layer('common-is-a-leaf', '^src/common/', '^src/(?!common/|model/)', 'shared helpers import nothing of the product'),
-    layer('infrastructure-below-registry', '^src/(config|coordination|database)/', '^src/(registry|feed|xds|health|rollout|policies|translate|observability|cli|config-centre|client)/', 'config, coordination and the database know no consumer'),
+    layer('infrastructure-below-registry', '^src/(config|coordination|database)/', '^src/(auth|registry|feed|xds|health|rollout|policies|translate|observability|cli|config-centre|client)/', 'config, coordination and the database know no consumer'),
     {
       name: 'security-is-low',
       comment: 'TLS files and the xDS identity port sit just above config: every listener (REST, gRPC, xDS) and an auth module can use them',
@@ -50,7 +50,8 @@ module.exports = {
       from: { path: '^src/security/' },
       to: { path: '^src/', pathNot: '^src/(security|common|config|model)/' },
     },
-    layer('observability-below-registry', '^src/observability/', '^src/(registry|feed|xds|health|rollout|policies|translate|cli|config-centre|client)/', 'metrics and probes are used by everyone above them'),
+    layer('observability-below-registry', '^src/observability/', '^src/(auth|registry|feed|xds|health|rollout|policies|translate|cli|config-centre|client)/', 'metrics and probes are used by everyone above them'),
+    layer('auth-below-registry', '^src/auth/', '^src/(registry|feed|xds|health|rollout|policies|translate|cli|config-centre|client|coordination)/', 'authentication and the access policy sit under every API (REST guard, gRPC services, heartbeat fast path) and know none of them: the policy reads raw requests'),
     layer('registry-below-feed', '^src/registry/', '^src/(feed|xds|health|rollout|translate|cli|config-centre|client)/', 'the registry (the store side) knows nothing downstream'),
     layer('feed-below-its-consumers', '^src/feed/', '^src/(xds|health|rollout|cli|config-centre|client)/', 'the change feed knows nothing of who follows it'),
     layer('xds-below-health-and-rollout', '^src/xds/', '^src/(health|rollout|cli)/', 'xDS depends on neither the health checker nor the rollout controller'),

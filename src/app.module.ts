@@ -1,5 +1,6 @@
 import { type DynamicModule, Global, Inject, Module, type OnApplicationShutdown } from '@nestjs/common';
 import { AppConfig } from './config/config.js';
+import { AuthModule } from './auth/auth.module.js';
 import { CoordinationModule } from './coordination/coordination.module.js';
 import { Database } from './database/database.js';
 import { ObservabilityModule } from './observability/observability.module.js';
@@ -43,6 +44,7 @@ export class AppModule {
         CoreModule.forRoot(config, db, tls),
         CoordinationModule,
         ObservabilityModule,
+        AuthModule,
         RegistryModule,
         XdsModule,
         HealthModule,

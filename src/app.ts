@@ -5,12 +5,15 @@ import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { createLogger, httpLogging, NestPinoLogger } from './observability/logger.js';
 import { AppModule } from './app.module.js';
-import { createValidationPipe, EtagInterceptor, HttpErrorFilter, toErrorBody } from './common/http.js';
+import { createValidationPipe, errorHeaders, EtagInterceptor, HttpErrorFilter, toErrorBody } from './common/http.js';
 import { completeOpenApiDocument } from './common/openapi.js';
 import { EphemeralEndpoints } from './registry/ephemeral-endpoints.js';
 import type { AppConfig } from './config/config.js';
 import { Database } from './database/database.js';
 import { ENTITIES } from './registry/store/entities.js';
+import { AUTH_ENTITIES } from './auth/token.entity.js';
+import { AuthService } from './auth/auth.service.js';
+import { documentAuth } from './auth/openapi.js';
 import { MetricsService } from './observability/metrics.service.js';
 import { RegistryGrpcServer } from './registry/grpc/registry.grpc-server.js';
 import { XdsServer } from './xds/server/xds.server.js';
@@ -42,7 +45,7 @@ export async function startApp(config: AppConfig): Promise<RunningApp> {
       dataDir: config.DATA_DIR,
       poolSize: config.DATABASE_POOL_SIZE,
       runMigrations: config.MIGRATIONS_RUN,
-      entities: ENTITIES,
+      entities: [...ENTITIES, ...AUTH_ENTITIES],
     });
   } catch (e) {
     tls?.close();
@@ -73,7 +76,7 @@ export async function startApp(config: AppConfig): Promise<RunningApp> {
     app.set('etag', false); // ETag carries resource versions only (set by EtagInterceptor)
     configureHttp(app, config);
     await app.listen(config.PORT, config.HOST);
-    installHeartbeatFastPath(app.getHttpServer(), app.get(EphemeralEndpoints), app.get(MetricsService), config.BODY_LIMIT_BYTES);
+    installHeartbeatFastPath(app.getHttpServer(), app.get(EphemeralEndpoints), app.get(MetricsService), app.get(AuthService), config.BODY_LIMIT_BYTES);
   } catch (e) {
     tls?.close();
     await app.close();
@@ -102,8 +105,9 @@ const HEARTBEAT_ROUTE = '/api/v1/services/:service/endpoints/:name/heartbeat';
  * counted in the metrics), because fleets send thousands per second. Anything
  * else, and a heartbeat with an unexpected content type or a large body, goes
  * the normal way; the Nest route also keeps it in the OpenAPI document.
+ * Skipping Nest skips its guard, so the same access check runs here.
  */
-function installHeartbeatFastPath(server: import('node:http').Server, ephemeral: EphemeralEndpoints, metrics: MetricsService, limit: number): void {
+function installHeartbeatFastPath(server: import('node:http').Server, ephemeral: EphemeralEndpoints, metrics: MetricsService, auth: AuthService, limit: number): void {
   const handlers = server.listeners('request') as ((req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) => void)[];
   server.removeAllListeners('request');
   server.on('request', (req, res) => {
@@ -117,27 +121,28 @@ function installHeartbeatFastPath(server: import('node:http').Server, ephemeral:
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      const send = (status: number, body: unknown) => {
+      const send = (status: number, body: unknown, headers: Record<string, string> = {}) => {
         const text = JSON.stringify(body);
-        res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), ...(status === 503 ? { 'retry-after': '1' } : {}) });
+        res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), ...headers });
         res.end(text);
         const labels = { route: HEARTBEAT_ROUTE, method: 'PUT', status: String(status) };
         metrics.httpRequests.inc(labels);
         metrics.httpDuration.observe(labels, Number(process.hrtime.bigint() - start) / 1e9);
       };
-      let body: unknown;
-      try {
-        body = chunks.length ? JSON.parse(Buffer.concat(chunks).toString('utf8')) : undefined;
-      } catch (e) {
-        return send(400, { statusCode: 400, error: 'Bad Request', message: `body is not valid JSON: ${(e as Error).message}` });
-      }
-      ephemeral.heartbeat(m[1], m[2], body).then(
-        (out) => send(200, out),
-        (err) => {
-          const b = toErrorBody(err);
-          send(b.statusCode, b);
-        },
-      );
+      const fail = (err: unknown) => {
+        const b = toErrorBody(err);
+        send(b.statusCode, b, errorHeaders(err, b));
+      };
+      // Credentials first: who may not heartbeat learns nothing about the body.
+      auth.checkRest(req.headers.authorization, undefined, 'PUT', HEARTBEAT_ROUTE, { params: { service: m[1], name: m[2] }, query: {}, body: undefined }).then(() => {
+        let body: unknown;
+        try {
+          body = chunks.length ? JSON.parse(Buffer.concat(chunks).toString('utf8')) : undefined;
+        } catch (e) {
+          return send(400, { statusCode: 400, error: 'Bad Request', message: `body is not valid JSON: ${(e as Error).message}` });
+        }
+        return ephemeral.heartbeat(m[1], m[2], body).then((out) => send(200, out), fail);
+      }, fail);
     });
   });
 }
@@ -172,15 +177,16 @@ function configureHttp(app: NestExpressApplication, config: AppConfig): void {
   app.useGlobalFilters(new HttpErrorFilter());
   app.useGlobalInterceptors(new EtagInterceptor());
 
-  const doc = completeOpenApiDocument(
+  const doc = documentAuth(completeOpenApiDocument(
     SwaggerModule.createDocument(
       app,
       new DocumentBuilder()
         .setTitle('Switchyard')
         .setDescription('Registry of services, endpoints, routes, listeners and policies; the xDS config source.')
         .setVersion('v1')
+        .addBearerAuth()
         .build(),
     ),
-  );
+  ));
   SwaggerModule.setup('api/docs', app, doc, { jsonDocumentUrl: 'api/docs-json' });
 }

@@ -8,6 +8,7 @@ import { CLI_VERSION, miscCommands } from './commands/misc.js';
 import { proxyCommands } from './commands/proxies.js';
 import { resourceCommands } from './commands/resources.js';
 import { rolloutCommands } from './commands/rollout.js';
+import { tokenCommands } from './commands/tokens.js';
 import { type GlobalOptions, makeContext } from './context.js';
 import { color } from './output.js';
 
@@ -32,6 +33,7 @@ export async function main(argv: string[]): Promise<number> {
   proxyCommands(program, ctx);
   historyCommands(program, ctx);
   configCommands(program, ctx);
+  tokenCommands(program, ctx);
   demoCommand(program, ctx);
   miscCommands(program, ctx);
   for (const c of program.commands) c.exitOverride();

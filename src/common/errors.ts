@@ -6,7 +6,7 @@ export interface FieldViolation {
 
 /** Base of the errors the application services raise; each transport maps them to its own codes. */
 export abstract class DomainError extends Error {
-  abstract readonly code: 'invalid' | 'too_large' | 'not_found' | 'conflict' | 'already_exists' | 'precondition' | 'unavailable';
+  abstract readonly code: 'invalid' | 'too_large' | 'not_found' | 'conflict' | 'already_exists' | 'precondition' | 'unavailable' | 'unauthenticated' | 'permission_denied' | 'rate_limited';
   details?: Record<string, unknown>;
 }
 
@@ -52,4 +52,25 @@ export class PreconditionFailed extends DomainError {
 /** A dependency (the database) cannot be reached: 503 / UNAVAILABLE. */
 export class Unavailable extends DomainError {
   readonly code = 'unavailable';
+}
+
+/** No credentials, or credentials that prove nothing (expired, malformed, unknown): 401 / UNAUTHENTICATED. */
+export class Unauthenticated extends DomainError {
+  readonly code = 'unauthenticated';
+}
+
+/** The caller is known but its role or scopes do not cover the request: 403 / PERMISSION_DENIED. */
+export class PermissionDenied extends DomainError {
+  readonly code = 'permission_denied';
+}
+
+/** The caller's request budget is spent: 429 with Retry-After / RESOURCE_EXHAUSTED. */
+export class RateLimited extends DomainError {
+  readonly code = 'rate_limited';
+  constructor(
+    message: string,
+    readonly retryAfterSeconds: number,
+  ) {
+    super(message);
+  }
 }

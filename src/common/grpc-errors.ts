@@ -12,6 +12,9 @@ const CODE: Record<DomainError['code'], Status> = {
   already_exists: Status.ALREADY_EXISTS,
   precondition: Status.FAILED_PRECONDITION,
   unavailable: Status.UNAVAILABLE,
+  unauthenticated: Status.UNAUTHENTICATED,
+  permission_denied: Status.PERMISSION_DENIED,
+  rate_limited: Status.RESOURCE_EXHAUSTED,
 };
 
 const BAD_REQUEST_URL = 'type.googleapis.com/google.rpc.BadRequest';

@@ -14,7 +14,7 @@ import {
 } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { map, type Observable } from 'rxjs';
-import { DomainError, ValidationFailed } from './errors.js';
+import { DomainError, RateLimited, Unauthenticated, ValidationFailed } from './errors.js';
 import { flattenErrors, VALIDATOR_OPTIONS } from './validate.js';
 
 const HTTP_STATUS: Record<DomainError['code'], number> = {
@@ -25,16 +25,22 @@ const HTTP_STATUS: Record<DomainError['code'], number> = {
   already_exists: 409,
   precondition: 412,
   unavailable: 503,
+  unauthenticated: 401,
+  permission_denied: 403,
+  rate_limited: 429,
 };
 
 const REASON: Record<number, string> = {
   400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
   404: 'Not Found',
   405: 'Method Not Allowed',
   409: 'Conflict',
   412: 'Precondition Failed',
   413: 'Payload Too Large',
   415: 'Unsupported Media Type',
+  429: 'Too Many Requests',
   500: 'Internal Server Error',
   503: 'Service Unavailable',
 };
@@ -57,9 +63,20 @@ export class HttpErrorFilter implements ExceptionFilter {
     const res = host.switchToHttp().getResponse<Response>();
     const body = toErrorBody(err);
     if (body.statusCode >= 500 && body.statusCode !== 503) this.log.error(err);
-    if (body.statusCode === 503) res.setHeader('Retry-After', '1');
+    for (const [k, v] of Object.entries(errorHeaders(err, body))) res.setHeader(k, v);
     res.status(body.statusCode).json(body);
   }
+}
+
+/**
+ * Headers an error answer carries: Retry-After on 503 and 429, and on 401 the
+ * WWW-Authenticate challenge (RFC 6750) that tells a client to send a bearer token.
+ */
+export function errorHeaders(err: unknown, body: ErrorBody = toErrorBody(err)): Record<string, string> {
+  if (body.statusCode === 503) return { 'retry-after': '1' };
+  if (err instanceof RateLimited) return { 'retry-after': String(err.retryAfterSeconds) };
+  if (err instanceof Unauthenticated) return { 'www-authenticate': 'Bearer realm="switchyard"' };
+  return {};
 }
 
 export function toErrorBody(err: unknown): ErrorBody {
@@ -122,10 +139,26 @@ export class EtagInterceptor implements NestInterceptor {
   }
 }
 
-/** Who made the request (X-Switchyard-Actor, default "anonymous") and its If-Match. */
+/**
+ * What the auth guard leaves on a request it let through: the authenticated
+ * identity (`token:<name>`, `jwt:<sub>`), absent when AUTH_MODE=none.
+ */
+export interface AuthenticatedRequest {
+  authActor?: string;
+}
+
+/**
+ * Who made the request and its If-Match. The actor is the authenticated
+ * identity; X-Switchyard-Actor, which anyone can send, is then only kept as a
+ * comment. Without authentication (AUTH_MODE=none) the header is the actor
+ * (default "anonymous"), as it always was.
+ */
 export const WriteCtx = createParamDecorator((_: unknown, ctx: ExecutionContext) => {
-  const req = ctx.switchToHttp().getRequest<Request>();
-  const actor = String(req.headers['x-switchyard-actor'] ?? 'anonymous').slice(0, 128);
+  const req = ctx.switchToHttp().getRequest<Request & AuthenticatedRequest>();
+  const declared = req.headers['x-switchyard-actor'];
   const ifMatch = req.headers['if-match'];
-  return { actor, ...(ifMatch !== undefined ? { ifMatch: String(ifMatch) } : {}) };
+  const who = req.authActor
+    ? { actor: req.authActor, ...(declared !== undefined ? { comment: String(declared).slice(0, 256) } : {}) }
+    : { actor: String(declared ?? 'anonymous').slice(0, 128) };
+  return { ...who, ...(ifMatch !== undefined ? { ifMatch: String(ifMatch) } : {}) };
 });

@@ -196,7 +196,7 @@ export class ConfigService {
       const cfg = await this.registry.get(key);
       const spec = change(cfg.spec as unknown as ConfigSpec, cfg);
       try {
-        return await this.registry.replace(key, { labels: cfg.labels, spec }, { actor: ctx.actor, ifMatch: ctx.ifMatch ?? `"${cfg.version}"` });
+        return await this.registry.replace(key, { labels: cfg.labels, spec }, { actor: ctx.actor, comment: ctx.comment, ifMatch: ctx.ifMatch ?? `"${cfg.version}"` });
       } catch (e) {
         if (e instanceof PreconditionFailed && ctx.ifMatch === undefined && attempt < 5) continue;
         throw e;

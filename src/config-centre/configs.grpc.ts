@@ -4,6 +4,7 @@ import { ValidationFailed } from '../common/errors.js';
 import type { ConfigSpec, Resource } from '../model/resources.js';
 import { toGrpcError } from '../common/grpc-errors.js';
 import { GrpcServices } from '../registry/grpc/grpc-services.js';
+import { AuthService } from '../auth/auth.service.js';
 import { ConfigCodec } from './codec.js';
 import { ConfigHub, type EncodedUpdate } from './config-hub.js';
 import { ConfigService } from './config.service.js';
@@ -30,6 +31,7 @@ export class ConfigsGrpc implements OnModuleInit {
     private readonly codec: ConfigCodec,
     private readonly hub: ConfigHub,
     private readonly configs: ConfigService,
+    private readonly auth: AuthService,
   ) {}
 
   onModuleInit(): void {
@@ -38,12 +40,12 @@ export class ConfigsGrpc implements OnModuleInit {
       service: this.codec.serviceForServer(),
       implementation: {
         Watch: (call: grpc.ServerWritableStream<any, Buffer>) => this.watch(call),
-        Get: this.unary(async (req: any) => {
+        Get: this.unary('Get', async (req: any) => {
           const k = this.key(req.key, 'key');
           const cfg = (await this.configs.get(k.namespace, k.group, k.name)) as unknown as Resource<ConfigSpec>;
           return parse(this.hub.encodedFor(cfg, { id: req.instanceId ?? '', labels: req.labels ?? {} }));
         }),
-        List: this.unary(async (req: any) => {
+        List: this.unary('List', async (req: any) => {
           const w = checkWatch({ namespace: req.namespace, group: req.group }, 'grpc');
           const configs: object[] = [];
           let pageToken: string | undefined;
@@ -54,7 +56,7 @@ export class ConfigsGrpc implements OnModuleInit {
           } while (pageToken);
           return { configs };
         }),
-        Ack: this.unary(async (req: any) => {
+        Ack: this.unary('Ack', async (req: any) => {
           const k = this.key(req.key, 'key');
           if (!req.instanceId) throw new ValidationFailed([{ field: 'instanceId', message: 'is required' }]);
           await this.configs.ack(k.namespace, k.group, k.name, { instanceId: String(req.instanceId).slice(0, 256), revision: Number(req.revision), error: req.error || undefined });
@@ -76,6 +78,28 @@ export class ConfigsGrpc implements OnModuleInit {
   }
 
   private watch(call: grpc.ServerWritableStream<any, Buffer>): void {
+    this.check('Watch', call).then(
+      (caller) => {
+        if (call.cancelled) return;
+        this.startWatch(call);
+        // A watch outlives a request: it ends when its credential expires, as the next request would be refused.
+        const exp = caller.principal?.expiresAt;
+        if (exp !== undefined) {
+          const timer = setTimeout(() => call.emit('error', { code: grpc.status.UNAUTHENTICATED, details: `${caller.actor}: the token has expired` }), Math.max(0, exp - Date.now()));
+          timer.unref();
+          call.on('close', () => clearTimeout(timer));
+          call.on('cancelled', () => clearTimeout(timer));
+        }
+      },
+      (e) => call.emit('error', toGrpcError(e)),
+    );
+  }
+
+  private check(method: string, call: grpc.ServerUnaryCall<any, any> | grpc.ServerWritableStream<any, any>) {
+    return this.auth.checkGrpc(call.metadata.get('authorization')[0], call.metadata.get('x-switchyard-actor')[0], `Configs/${method}`, call.request);
+  }
+
+  private startWatch(call: grpc.ServerWritableStream<any, Buffer>): void {
     const r = call.request;
     let req;
     try {
@@ -99,9 +123,9 @@ export class ConfigsGrpc implements OnModuleInit {
     call.on('error', close);
   }
 
-  private unary(fn: (req: unknown) => Promise<unknown>): grpc.handleUnaryCall<unknown, unknown> {
+  private unary(method: string, fn: (req: unknown) => Promise<unknown>): grpc.handleUnaryCall<unknown, unknown> {
     return (call, callback) =>
-      void fn(call.request).then(
+      void this.check(method, call).then(() => fn(call.request)).then(
         (res) => callback(null, res),
         (err) => {
           const e = toGrpcError(err);

@@ -16,6 +16,13 @@ const toBool = ({ value }: { value: unknown }) => {
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export const XDS_AUTH_MODES = ['none', 'optional', 'required'] as const;
+export const AUTH_MODES = ['token', 'none'] as const;
+
+/** Whether a bind address only accepts connections from this machine. */
+export function isLoopback(host: string): boolean {
+  const h = host.trim().toLowerCase().replace(/^\[|\]$/g, '');
+  return h === 'localhost' || h === '::1' || /^127(\.\d{1,3}){3}$/.test(h) || /^::ffff:127(\.\d{1,3}){3}$/.test(h);
+}
 
 /**
  * Process configuration. Every field comes from the environment variable of the
@@ -27,9 +34,13 @@ export class AppConfig {
   @Transform(toInt) @IsInt() @Min(0) @Max(65535)
   PORT = 8080;
 
-  /** Bind address for every listener we open. */
+  /**
+   * Bind address for every listener we open. Loopback by default, so a
+   * control plane started without settings (AUTH_MODE=none) is reachable
+   * from this machine only; set 0.0.0.0 to serve others (AUTH_MODE=token).
+   */
   @IsString()
-  HOST = '0.0.0.0';
+  HOST = '127.0.0.1';
 
   /** Management gRPC API port. */
   @Transform(toInt) @IsInt() @Min(0) @Max(65535)
@@ -114,6 +125,38 @@ export class AppConfig {
   @IsOptional() @Matches(/^https?:\/\//, { message: 'must be an http(s) URL' })
   PROMETHEUS_URL?: string;
 
+  /** token: every API call needs a bearer token (or JWT); none: anyone who can connect may do anything (loopback HOST only). Default: none on a loopback HOST, else token. */
+  @IsOptional() @IsIn(AUTH_MODES as unknown as string[])
+  AUTH_MODE?: (typeof AUTH_MODES)[number];
+
+  /** An admin secret accepted as is (at least 16 characters), e.g. from a secret store. */
+  @IsOptional() @IsString() @Matches(/^\S{16,512}$/, { message: 'must be 16-512 characters without spaces' })
+  ADMIN_TOKEN?: string;
+
+  /** JWKS of an OIDC provider: bearer JWTs signed by its keys are accepted. */
+  @IsOptional() @Matches(/^https?:\/\//, { message: 'must be an http(s) URL' })
+  OIDC_JWKS_URL?: string;
+
+  /** Required `iss` of accepted JWTs. */
+  @IsOptional() @IsString()
+  OIDC_ISSUER?: string;
+
+  /** Required `aud` of accepted JWTs. */
+  @IsOptional() @IsString()
+  OIDC_AUDIENCE?: string;
+
+  /** The claim holding a JWT's roles (a dotted path such as realm_access.roles; an array or a space-separated string). */
+  @IsString() @Matches(/^[A-Za-z0-9_:.\/-]{1,128}$/, { message: 'must be a claim name or dotted path' })
+  OIDC_ROLES_CLAIM = 'roles';
+
+  /** Requests per second each token (or JWT subject) may make, on average, per replica (0 = no limit). */
+  @Transform(toInt) @IsInt() @Min(0) @Max(1000000)
+  AUTH_RATE_LIMIT_RPS = 1000;
+
+  /** ...with bursts of up to this many. */
+  @Transform(toInt) @IsInt() @Min(1) @Max(1000000)
+  AUTH_RATE_LIMIT_BURST = 2000;
+
   /** How long graceful shutdown waits for in-flight work, in ms. */
   @Transform(toInt) @IsInt() @Min(0) @Max(600000)
   SHUTDOWN_TIMEOUT_MS = 10000;
@@ -146,7 +189,7 @@ export class AppConfig {
 /** Raised when configuration is invalid; the message names every bad variable. */
 export class ConfigError extends Error {}
 
-const KEYS = Object.keys(new AppConfig()).concat(['DATABASE_URL', 'ETCD_ENDPOINTS', 'REPLICA_ID', 'PROMETHEUS_URL', 'TLS_CERT_FILE', 'TLS_KEY_FILE', 'XDS_CLIENT_CA_FILE', 'XDS_IDENTITIES_FILE']);
+const KEYS = Object.keys(new AppConfig()).concat(['DATABASE_URL', 'ETCD_ENDPOINTS', 'REPLICA_ID', 'PROMETHEUS_URL', 'TLS_CERT_FILE', 'TLS_KEY_FILE', 'XDS_CLIENT_CA_FILE', 'XDS_IDENTITIES_FILE', 'AUTH_MODE', 'ADMIN_TOKEN', 'OIDC_JWKS_URL', 'OIDC_ISSUER', 'OIDC_AUDIENCE']);
 
 /**
  * Builds the configuration from `env` (default process.env) and, when
@@ -182,6 +225,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
   const combos = securityProblems(cfg);
   if (combos.length) throw new ConfigError(`Invalid configuration:\n  ${combos.join('\n  ')}`);
+  // Without authentication, anyone who can connect may change everything: only on a loopback address.
+  cfg.AUTH_MODE ??= isLoopback(cfg.HOST) ? 'none' : 'token';
+  if (cfg.AUTH_MODE === 'none' && !isLoopback(cfg.HOST))
+    throw new ConfigError(
+      `Invalid configuration:\n  AUTH_MODE="none": only allowed when HOST is a loopback address (HOST=${JSON.stringify(cfg.HOST)}); ` +
+        'without authentication anyone who can reach the API may change everything. Use AUTH_MODE=token (with ADMIN_TOKEN or the generated admin token), or HOST=127.0.0.1',
+    );
   return cfg;
 }
 

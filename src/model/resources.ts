@@ -81,6 +81,8 @@ export interface Change {
   version: number;
   op: 'create' | 'update' | 'delete';
   actor: string;
+  /** What the writer said about itself (X-Switchyard-Actor) when the actor is an authenticated identity. */
+  comment?: string;
   at: string;
   /** The resource as written (null for deletes); only when asked for. */
   object?: Resource | null;

@@ -14,6 +14,8 @@ import { stableJson } from '../common/json.js';
 /** Who is writing and under which preconditions. */
 export interface WriteContext {
   actor: string;
+  /** Recorded next to the actor in the change log (a self-declared name, when the actor is authenticated). */
+  comment?: string;
   /** Raw If-Match header value. */
   ifMatch?: string;
 }
@@ -77,8 +79,8 @@ export class RegistryService {
   ) {}
 
   /** Runs a write; once it commits, announces what it changed (a write that changed nothing announces nothing). */
-  private write<T>(actor: string, fn: (tx: WriteTx) => Promise<T>, opts?: { dryRun?: boolean }): Promise<T> {
-    return this.store.write(actor, fn, { ...opts, committed: (c) => c.changes.length && this.events.committed(c) });
+  private write<T>(ctx: WriteContext, fn: (tx: WriteTx) => Promise<T>, opts?: { dryRun?: boolean }): Promise<T> {
+    return this.store.write(ctx.actor, fn, { ...opts, comment: ctx.comment, committed: (c) => c.changes.length && this.events.committed(c) });
   }
 
   async get(key: ResourceKey): Promise<Resource> {
@@ -119,7 +121,7 @@ export class RegistryService {
     const parsed = parseResource(body, { kind, service: ctx.service, namespace: ctx.namespace, group: ctx.group });
     const input = parsed.input;
     if (kind === 'Endpoint' && !input.name) input.name = generateName(input.service!);
-    return this.write(ctx.actor, async (tx) => {
+    return this.write(ctx, async (tx) => {
       if (kind === 'Endpoint') await this.requireService(tx, input.service!);
       const key = keyOf(input);
       if (await tx.get(key)) throw new AlreadyExists(`${describeKey(key)} already exists`);
@@ -133,7 +135,7 @@ export class RegistryService {
   /** Replaces spec and labels of an existing resource (PUT). */
   async replace(key: ResourceKey, body: unknown, ctx: WriteContext): Promise<Resource> {
     const parsed = parseResource(body, { kind: key.kind, ...scopeFields(key.kind, key.scope), name: key.name });
-    return this.write(ctx.actor, (tx) => this.updateOne(tx, key, parsed, ctx));
+    return this.write(ctx, (tx) => this.updateOne(tx, key, parsed, ctx));
   }
 
   /** Applies a JSON merge patch (RFC 7396) to labels and spec. */
@@ -145,7 +147,7 @@ export class RegistryService {
     for (const [f, expected] of Object.entries(fixed)) {
       if (p[f] !== undefined && p[f] !== expected) throw new ValidationFailed([{ field: f, message: 'cannot be changed' }]);
     }
-    return this.write(ctx.actor, async (tx) => {
+    return this.write(ctx, async (tx) => {
       const current = await tx.get(key);
       if (!current) throw new NotFound(`${describeKey(key)} not found`);
       const { version, createdAt, updatedAt, status, ...base } = current;
@@ -162,7 +164,7 @@ export class RegistryService {
    * A service's endpoints always go with it.
    */
   async remove(key: ResourceKey, ctx: WriteContext & { cascade?: boolean }): Promise<DeleteResult> {
-    return this.write(ctx.actor, async (tx) => {
+    return this.write(ctx, async (tx) => {
       const current = await tx.get(key);
       if (!current) throw new NotFound(`${describeKey(key)} not found`);
       checkPrecondition(current, ctx.ifMatch, undefined);
@@ -205,7 +207,7 @@ export class RegistryService {
     parsed.sort((a, b) => KINDS.indexOf(a.input.kind) - KINDS.indexOf(b.input.kind) || a.index - b.index);
 
     return this.write(
-      ctx.actor,
+      ctx,
       async (tx) => {
         const results: (ApplyResult['results'][number] & { index: number })[] = [];
         const written: { input: ResourceInput; previous?: Resource; prefix: string }[] = [];

@@ -32,6 +32,6 @@ export class RolloutActions {
     if (!ALLOWED[action as RolloutAction].includes(phase))
       throw new Conflict(`cannot ${action} Rollout ${name}: it is ${phase} (${action} applies when ${ALLOWED[action as RolloutAction].join(' or ')})`, { phase });
     const control = { id: randomUUID(), action, ...(ctx.full ? { full: true } : {}) };
-    return this.registry.patch(key, { spec: { control } }, { actor: ctx.actor, ...(ctx.ifMatch ? { ifMatch: ctx.ifMatch } : {}) });
+    return this.registry.patch(key, { spec: { control } }, { actor: ctx.actor, comment: ctx.comment, ...(ctx.ifMatch ? { ifMatch: ctx.ifMatch } : {}) });
   }
 }

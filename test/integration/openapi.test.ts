@@ -544,6 +544,14 @@ describe('OpenAPI document', () => {
     await call('GET', '/api/v1/events', 200);
     await call('GET', `/api/v1/events?service=${'x'.repeat(64)}`, 400);
     await call('GET', '/api/v1/version', 200);
+
+    // Tokens (AUTH_MODE=none here: anyone may manage them; 401, 403 and 429 are in auth-matrix.test.ts).
+    const token = await call('POST', '/api/v1/tokens', 201, { name: 'openapi', roles: ['viewer'], scopes: { services: ['echo'] } }, { 'x-switchyard-actor': 'openapi-test' });
+    await call('POST', '/api/v1/tokens', 409, { name: 'openapi', roles: ['viewer'] });
+    await call('POST', '/api/v1/tokens', 400, { name: 'openapi2', roles: ['viewer'], id: 'mine' });
+    await call('GET', '/api/v1/tokens', 200);
+    await call('DELETE', `/api/v1/tokens/${token.body.id}`, 200);
+    await call('DELETE', `/api/v1/tokens/${token.body.id}`, 404);
     await call('GET', '/health', 200);
     await call('GET', '/ready', 200);
 

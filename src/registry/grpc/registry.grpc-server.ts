@@ -4,6 +4,7 @@ import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
 import { AppConfig } from '../../config/config.js';
+import { AuthService, type Caller } from '../../auth/auth.service.js';
 import { ValidationFailed } from '../../common/errors.js';
 import { toGrpcError } from '../../common/grpc-errors.js';
 import { PROTO_DIR } from '../../common/paths.js';
@@ -98,6 +99,7 @@ export class RegistryGrpcServer implements OnApplicationBootstrap, BeforeApplica
     @Inject(AppConfig) private readonly config: AppConfig,
     private readonly metrics: MetricsService,
     private readonly extra: GrpcServices,
+    private readonly auth: AuthService,
     @Optional() @Inject(TLS_MATERIAL) private readonly tls?: TlsMaterial | null,
   ) {}
 
@@ -109,7 +111,7 @@ export class RegistryGrpcServer implements OnApplicationBootstrap, BeforeApplica
     new ReflectionService(Object.assign({}, definition, ...this.extra.all().map((s) => s.definition))).addToServer(server);
     for (const s of this.extra.all()) server.addService(s.service, s.implementation);
     const r = this.registry;
-    const actor = (call: grpc.ServerUnaryCall<unknown, unknown>) => String(call.metadata.get('x-switchyard-actor')[0] ?? 'anonymous').slice(0, 128);
+    const who = (c: Caller) => ({ actor: c.actor, comment: c.comment });
     server.addService(pkg.switchyard.v1.Registry.service, {
       Get: this.unary('Get', async (req: any) => toPb(await r.get(keyFrom(req.key)))),
       List: this.unary('List', async (req: any) => {
@@ -119,32 +121,32 @@ export class RegistryGrpcServer implements OnApplicationBootstrap, BeforeApplica
         const page = await r.list(kind, { labelSelector: req.labelSelector, limit: clamp(req.pageSize), pageToken: req.pageToken || undefined }, kind === 'Endpoint' ? req.service : undefined);
         return { items: page.items.map(toPb), nextPageToken: page.nextPageToken ?? '' };
       }),
-      Create: this.unary('Create', async (req: any, call) => {
+      Create: this.unary('Create', async (req: any, caller) => {
         const res = required(req.resource, 'resource');
         const kind = kindOf(res.kind, 'resource.kind');
         if (kind === 'Config') throw new ValidationFailed([{ field: 'resource.kind', message: 'Config is written through REST /api/v1/configs or apply' }]);
-        return toPb(await r.create(kind, bodyFrom(res), { actor: actor(call), service: res.service || undefined }));
+        return toPb(await r.create(kind, bodyFrom(res), { ...who(caller), service: res.service || undefined }));
       }),
-      Update: this.unary('Update', async (req: any, call) => {
+      Update: this.unary('Update', async (req: any, caller) => {
         const res = required(req.resource, 'resource');
         const key = keyFrom(res, 'resource');
-        return toPb(await r.replace(key, bodyFrom(res), { actor: actor(call), ifMatch: ifMatch(req.expectedVersion) }));
+        return toPb(await r.replace(key, bodyFrom(res), { ...who(caller), ifMatch: ifMatch(req.expectedVersion) }));
       }),
-      Delete: this.unary('Delete', async (req: any, call) => {
-        const out = await r.remove(keyFrom(req.key), { actor: actor(call), ifMatch: ifMatch(req.expectedVersion), cascade: req.cascade });
+      Delete: this.unary('Delete', async (req: any, caller) => {
+        const out = await r.remove(keyFrom(req.key), { ...who(caller), ifMatch: ifMatch(req.expectedVersion), cascade: req.cascade });
         return { deleted: out.deleted.map(refToPb), updated: out.updated.map(refToPb) };
       }),
-      Apply: this.unary('Apply', async (req: any, call) => {
-        const out = await r.apply((req.resources as PbResource[]).map(bodyFrom), { actor: actor(call), dryRun: req.dryRun });
+      Apply: this.unary('Apply', async (req: any, caller) => {
+        const out = await r.apply((req.resources as PbResource[]).map(bodyFrom), { ...who(caller), dryRun: req.dryRun });
         return { dryRun: out.dryRun, results: out.results.map(({ result, ...ref }) => ({ ref: refToPb(ref), result })) };
       }),
-      RolloutAction: this.unary('RolloutAction', async (req: any, call) => toPb(await this.rollouts.act(req.name, req.action, { actor: actor(call), full: req.full }))),
+      RolloutAction: this.unary('RolloutAction', async (req: any, caller) => toPb(await this.rollouts.act(req.name, req.action, { ...who(caller), full: req.full }))),
       ListChanges: this.unary('ListChanges', async (req: any) => {
         if (req.since < 0) throw new ValidationFailed([{ field: 'since', message: 'must be >= 0' }]);
         const out = await r.changes(req.since, clamp(req.limit));
         return {
           revision: out.revision,
-          changes: out.changes.map((c) => ({ ...c, service: c.service ?? '', namespace: c.namespace ?? '', group: c.group ?? '' })),
+          changes: out.changes.map((c) => ({ ...c, service: c.service ?? '', namespace: c.namespace ?? '', group: c.group ?? '', comment: c.comment ?? '' })),
         };
       }),
     });
@@ -174,7 +176,11 @@ export class RegistryGrpcServer implements OnApplicationBootstrap, BeforeApplica
     });
   }
 
-  private unary(method: string, fn: (req: unknown, call: grpc.ServerUnaryCall<unknown, unknown>) => Promise<unknown>): grpc.handleUnaryCall<unknown, unknown> {
+  /**
+   * One RPC: the access check (metadata `authorization: Bearer …`; UNAUTHENTICATED
+   * or PERMISSION_DENIED), then `fn` with the caller, with metrics and errors mapped.
+   */
+  private unary(method: string, fn: (req: unknown, caller: Caller) => Promise<unknown>): grpc.handleUnaryCall<unknown, unknown> {
     return (call, callback) => {
       const start = process.hrtime.bigint();
       const done = (code: grpc.status) => {
@@ -182,18 +188,22 @@ export class RegistryGrpcServer implements OnApplicationBootstrap, BeforeApplica
         this.metrics.grpcRequests.inc(labels);
         this.metrics.grpcDuration.observe(labels, Number(process.hrtime.bigint() - start) / 1e9);
       };
-      fn(call.request, call).then(
-        (res) => {
-          done(grpc.status.OK);
-          callback(null, res);
-        },
-        (err) => {
-          const e = toGrpcError(err);
-          if (e.code === grpc.status.INTERNAL) this.log.error(err);
-          done(e.code!);
-          callback(e);
-        },
-      );
+      const md = call.metadata;
+      this.auth
+        .checkGrpc(md.get('authorization')[0], md.get('x-switchyard-actor')[0], `Registry/${method}`, call.request)
+        .then((caller) => fn(call.request, caller))
+        .then(
+          (res) => {
+            done(grpc.status.OK);
+            callback(null, res);
+          },
+          (err) => {
+            const e = toGrpcError(err);
+            if (e.code === grpc.status.INTERNAL) this.log.error(err);
+            done(e.code!);
+            callback(e);
+          },
+        );
     };
   }
 }

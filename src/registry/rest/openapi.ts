@@ -74,8 +74,11 @@ export class ChangeDto {
   @ApiProperty({ enum: ['create', 'update', 'delete'] })
   op!: string;
 
-  @ApiProperty({ description: 'X-Switchyard-Actor of the write (rollout/<name> for the rollout controller)' })
+  @ApiProperty({ description: 'who wrote it: the authenticated identity (token:<name>, jwt:<sub>); with AUTH_MODE=none, X-Switchyard-Actor (rollout/<name> for the rollout controller)' })
   actor!: string;
+
+  @ApiPropertyOptional({ description: 'X-Switchyard-Actor of an authenticated write: what the caller said about itself, not proven' })
+  comment?: string;
 
   @ApiProperty({ format: 'date-time' })
   at!: string;

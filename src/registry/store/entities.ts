@@ -66,6 +66,10 @@ export class ChangeRow {
   @Column({ type: 'varchar', length: 128 })
   actor!: string;
 
+  /** X-Switchyard-Actor when the actor is an authenticated identity: what the caller said, not proven. */
+  @Column({ type: 'varchar', length: 256, nullable: true })
+  comment!: string | null;
+
   @Column({ type: 'timestamptz' })
   at!: Date;
 

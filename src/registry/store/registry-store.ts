@@ -32,6 +32,8 @@ export interface Page<T> {
 
 export interface WriteOptions {
   dryRun?: boolean;
+  /** Recorded with every change-log entry of the write, next to the actor. */
+  comment?: string;
   committed?: (c: { revision: number; changes: Change[] }) => void;
 }
 

@@ -210,7 +210,7 @@ export class TypeormRegistryStore implements RegistryStore {
       result = await this.ds.transaction(async (em) => {
         // Locking the counter row first serialises writers: revisions follow commit order.
         const [state] = await em.query(`SELECT "revision" FROM "registry_state" WHERE "id" = 1 FOR UPDATE`);
-        tx = new PgWriteTx(em, actor, Number(state.revision));
+        tx = new PgWriteTx(em, actor, Number(state.revision), opts.comment);
         const out = await fn(tx);
         if (opts.dryRun) throw new RollbackForDryRun(out);
         if (tx.revision !== Number(state.revision)) {
@@ -235,6 +235,7 @@ class PgWriteTx implements WriteTx {
     private readonly em: EntityManager,
     readonly actor: string,
     public revision: number,
+    private readonly comment?: string,
   ) {}
 
   async get(key: ResourceKey): Promise<Resource | undefined> {
@@ -318,10 +319,11 @@ class PgWriteTx implements WriteTx {
 
   private async log(rev: number, r: Resource, op: Change['op']): Promise<void> {
     const actor = this.actor.slice(0, 128);
+    const comment = this.comment?.slice(0, 256);
     const rows: { at: Date }[] = await this.em.query(
-      `INSERT INTO "changes" ("revision", "kind", "scope", "name", "version", "op", "actor", "at", "object")
-       VALUES ($1, $2, $3, $4, $5, $6, $7, now(), $8::jsonb) RETURNING "at"`,
-      [rev, r.kind, scopeOf(r), r.name, r.version, op, actor, op === 'delete' ? null : JSON.stringify(r)],
+      `INSERT INTO "changes" ("revision", "kind", "scope", "name", "version", "op", "actor", "comment", "at", "object")
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $9, now(), $8::jsonb) RETURNING "at"`,
+      [rev, r.kind, scopeOf(r), r.name, r.version, op, actor, op === 'delete' ? null : JSON.stringify(r), comment ?? null],
     );
     // The same entry a reader of the change log gets (the object as stored: keys sorted like toResource's).
     this.changes.push({
@@ -332,6 +334,7 @@ class PgWriteTx implements WriteTx {
       version: r.version,
       op,
       actor,
+      ...(comment !== undefined ? { comment } : {}),
       at: new Date(rows[0].at).toISOString(),
       object: op === 'delete' ? null : r,
     });
@@ -351,6 +354,7 @@ interface ChangeRow {
   version: number;
   op: Change['op'];
   actor: string;
+  comment: string | null;
   at: Date;
   object: Resource | null;
 }
@@ -363,6 +367,7 @@ const changeOf = (r: ChangeRow): Change => ({
   version: r.version,
   op: r.op,
   actor: r.actor,
+  ...(r.comment !== null && r.comment !== undefined ? { comment: r.comment } : {}),
   at: new Date(r.at).toISOString(),
   object: r.object ? normalized(r.object) : null,
 });
@@ -383,6 +388,6 @@ async function readHistory(q: { query(sql: string, params: unknown[]): Promise<C
     params.push(opts.limit);
     tail = `ORDER BY "revision" DESC LIMIT $${params.length}`;
   }
-  const rows = await q.query(`SELECT "revision", "kind", "scope", "name", "version", "op", "actor", "at", "object" FROM "changes" WHERE ${where.join(' AND ')} ${tail}`, params);
+  const rows = await q.query(`SELECT "revision", "kind", "scope", "name", "version", "op", "actor", "comment", "at", "object" FROM "changes" WHERE ${where.join(' AND ')} ${tail}`, params);
   return rows.map(changeOf);
 }
