@@ -143,6 +143,8 @@ export class ConfigHub implements BeforeApplicationShutdown {
       s.add(w);
     }
     void this.ready().then(async () => {
+      // Read-your-writes: a watch started right after a write sees it in its initial state.
+      await this.feed.caughtUp();
       if (!set!.has(w)) return;
       const unsure: string[] = [];
       const updates = this.evaluate(w, undefined, unsure);

@@ -107,6 +107,39 @@ export class ChangeFeed implements OnApplicationBootstrap, OnApplicationShutdown
     return this.mirror.revision;
   }
 
+  private headQuery?: Promise<number>;
+  private readonly catchUpWaiters: { revision: number; resolve: () => void }[] = [];
+
+  /**
+   * Resolves once the mirror holds every commit that existed when this was
+   * called (or after timeoutMs, or at once with the database down: fail
+   * static). A new consumer, such as a config watcher starting right after a
+   * write, then reads its own writes. Concurrent callers share one head query.
+   */
+  async caughtUp(timeoutMs = 2000): Promise<void> {
+    let head: number;
+    try {
+      head = await (this.headQuery ??= this.store
+        .changes(Number.MAX_SAFE_INTEGER, 1)
+        .then((r) => r.revision)
+        .finally(() => (this.headQuery = undefined)));
+    } catch {
+      return;
+    }
+    if (this.mirror.revision >= head || this.stopped) return;
+    this.noteHead(head);
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, timeoutMs);
+      t.unref();
+      this.catchUpWaiters.push({ revision: head, resolve: () => (clearTimeout(t), resolve()) });
+    });
+  }
+
+  private releaseCatchUps(): void {
+    for (let i = this.catchUpWaiters.length - 1; i >= 0; i--)
+      if (this.catchUpWaiters[i].revision <= this.mirror.revision) this.catchUpWaiters.splice(i, 1)[0].resolve();
+  }
+
   /** The inputs of one service's endpoints: durable (mirror), heartbeat (coordination), health results. */
   sources(service: string): EndpointSources {
     return { durable: this.mirror.endpoints(service), heartbeat: this.ephemeral.of(service), checked: this.health.states(service) };
@@ -169,6 +202,7 @@ export class ChangeFeed implements OnApplicationBootstrap, OnApplicationShutdown
         try {
           const event = await this.step(changedAt, coalesced);
           if (event) for (const fn of this.listeners) await fn(event);
+          this.releaseCatchUps();
         } catch (e) {
           // Fail static: consumers keep what they have; the poll retries.
           this.log.warn(`change feed step failed, still at revision ${this.mirror.revision}: ${(e as Error).message}`);
