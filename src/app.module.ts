@@ -8,6 +8,7 @@ import { HealthModule } from './health/health.module.js';
 import { XdsModule } from './xds/xds.module.js';
 import { RolloutModule } from './rollout/rollout.module.js';
 import { ConfigCentreModule } from './config-centre/config-centre.module.js';
+import { AuditModule } from './audit/audit.module.js';
 
 /** Provides the validated config and the open database to every module; closes the database last. */
 @Global()
@@ -46,6 +47,7 @@ export class AppModule {
         HealthModule,
         RolloutModule,
         ConfigCentreModule,
+        AuditModule,
       ],
     };
   }

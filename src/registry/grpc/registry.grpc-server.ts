@@ -6,6 +6,7 @@ import { ReflectionService } from '@grpc/reflection';
 import { AppConfig } from '../../config/config.js';
 import { ValidationFailed } from '../../common/errors.js';
 import { toGrpcError } from '../../common/grpc-errors.js';
+import { requestIdFrom, runInRequest } from '../../common/request-context.js';
 import { PROTO_DIR } from '../../common/paths.js';
 import { MetricsService } from '../../observability/metrics.service.js';
 import { type Kind, KINDS, type Resource, type ResourceKey } from '../../model/resources.js';
@@ -137,6 +138,14 @@ export class RegistryGrpcServer implements OnApplicationBootstrap, BeforeApplica
         return { dryRun: out.dryRun, results: out.results.map(({ result, ...ref }) => ({ ref: refToPb(ref), result })) };
       }),
       RolloutAction: this.unary('RolloutAction', async (req: any, call) => toPb(await this.rollouts.act(req.name, req.action, { actor: actor(call), full: req.full }))),
+      Rollback: this.unary('Rollback', async (req: any, call) => {
+        const kinds = (req.kinds as string[]).map((k, i) => kindOf(k, `kinds[${i}]`));
+        const out = await r.rollback({ toRevision: Number(req.toRevision), kinds, names: req.names, dryRun: req.dryRun }, { actor: actor(call) });
+        return {
+          ...out,
+          results: out.results.map((x) => ({ ...x, service: x.service ?? '', namespace: x.namespace ?? '', group: x.group ?? '', fromVersion: x.fromVersion ?? 0, version: x.version ?? 0 })),
+        };
+      }),
       ListChanges: this.unary('ListChanges', async (req: any) => {
         if (req.since < 0) throw new ValidationFailed([{ field: 'since', message: 'must be >= 0' }]);
         const out = await r.changes(req.since, clamp(req.limit));
@@ -179,7 +188,8 @@ export class RegistryGrpcServer implements OnApplicationBootstrap, BeforeApplica
         this.metrics.grpcRequests.inc(labels);
         this.metrics.grpcDuration.observe(labels, Number(process.hrtime.bigint() - start) / 1e9);
       };
-      fn(call.request, call).then(
+      // In a request context, so the audit log can name the request (x-request-id metadata) behind a write.
+      runInRequest({ requestId: requestIdFrom(call.metadata.get('x-request-id')[0]) }, () => fn(call.request, call)).then(
         (res) => {
           done(grpc.status.OK);
           callback(null, res);
