@@ -79,13 +79,16 @@ export class RegistryHistory {
     return { items, ...(log.length > limit ? { nextBefore: items[items.length - 1].revision } : {}) };
   }
 
-  /** The resource as written at `version`. */
-  async at(key: ResourceKey, version: number, field = 'version'): Promise<Resource> {
-    if (!Number.isSafeInteger(version) || version < 1) throw new ValidationFailed([{ field, message: 'must be a version (an integer >= 1)' }]);
+  /**
+   * The resource as written at `version`; `field` names the request field in
+   * errors, `noun` what a version is called there (configs say revision).
+   */
+  async at(key: ResourceKey, version: number, field = 'version', noun = 'version'): Promise<Resource> {
+    if (!Number.isSafeInteger(version) || version < 1) throw new ValidationFailed([{ field, message: `must be a ${noun} (an integer >= 1)` }]);
     const found = await this.store.history(key, { version });
     const c = found[found.length - 1];
-    if (!c) throw new NotFound(`${describeKey(key)} has no version ${version}`);
-    if (!c.object) throw new ValidationFailed([{ field, message: `version ${version} is the deletion of ${describeKey(key)}; it has no content` }]);
+    if (!c) throw new NotFound(`${describeKey(key)} has no ${noun} ${version}`);
+    if (!c.object) throw new ValidationFailed([{ field, message: `${noun} ${version} is the deletion of ${describeKey(key)}; it has no content` }]);
     return c.object;
   }
 

@@ -49,10 +49,9 @@ export interface RollbackCandidate {
   deletes: ResourceKey[];
 }
 
-/** One step of a rollback: the resource now, and what it was at the revision (undefined: it did not exist). */
+/** One step of a rollback: a resource, and what it was at the revision (undefined: it did not exist). */
 export interface PlannedStep {
   key: ResourceKey;
-  current?: Resource;
   target?: ResourceInput;
 }
 
@@ -76,8 +75,8 @@ export function checkRollbackRequest(req: RollbackRequest, head: number): void {
 
 /**
  * Reads, inside the rollback's transaction (so under the writers' lock), every
- * selected resource changed after `toRevision`, with its current state and its
- * last state at or before the revision. Steps come back in write order:
+ * selected resource changed after `toRevision`, with its last state at or
+ * before the revision. Steps come back in write order:
  * deletions first, dependents before what they depend on (Rollout, Listener,
  * Route, Endpoint, Service, Policy, Config), then restorations, dependencies
  * first (the reverse), so every intermediate reference points at something.
@@ -90,7 +89,7 @@ export async function planRollback(tx: WriteTx, req: RollbackRequest): Promise<P
   for (const key of keys) {
     const [before] = await tx.history(key, { atOrBefore: req.toRevision, limit: 1 });
     const target = before?.object ? inputOf(before.object) : undefined;
-    steps.push({ key, current: await tx.get(key), target });
+    steps.push({ key, target });
   }
   const rank = (s: PlannedStep) => KINDS.indexOf(s.key.kind);
   const deletes = steps.filter((s) => !s.target).sort((a, b) => rank(b) - rank(a));
