@@ -42,7 +42,7 @@ module.exports = {
     },
     layer('model-is-a-leaf', '^src/model/', '^src/(?!model/)', 'the resource model is types and constants only'),
     layer('common-is-a-leaf', '^src/common/', '^src/(?!common/|model/)', 'shared helpers import nothing of the product'),
-    layer('infrastructure-below-registry', '^src/(config|coordination|database)/', '^src/(auth|registry|feed|xds|health|rollout|policies|translate|observability|cli|config-centre|client)/', 'config, coordination and the database know no consumer'),
+    layer('infrastructure-below-registry', '^src/(config|coordination|database)/', '^src/(auth|registry|feed|xds|health|rollout|policies|translate|observability|cli|config-centre|client|audit)/', 'config, coordination and the database know no consumer'),
     {
       name: 'security-is-low',
       comment: 'TLS files and the xDS identity port sit just above config: every listener (REST, gRPC, xDS) and an auth module can use them',
@@ -50,9 +50,9 @@ module.exports = {
       from: { path: '^src/security/' },
       to: { path: '^src/', pathNot: '^src/(security|common|config|model)/' },
     },
-    layer('observability-below-registry', '^src/observability/', '^src/(auth|registry|feed|xds|health|rollout|policies|translate|cli|config-centre|client)/', 'metrics and probes are used by everyone above them'),
+    layer('observability-below-registry', '^src/observability/', '^src/(auth|registry|feed|xds|health|rollout|policies|translate|cli|config-centre|client|audit)/', 'metrics and probes are used by everyone above them'),
     layer('auth-below-registry', '^src/auth/', '^src/(registry|feed|xds|health|rollout|policies|translate|cli|config-centre|client|coordination)/', 'authentication and the access policy sit under every API (REST guard, gRPC services, heartbeat fast path) and know none of them: the policy reads raw requests'),
-    layer('registry-below-feed', '^src/registry/', '^src/(feed|xds|health|rollout|translate|cli|config-centre|client)/', 'the registry (the store side) knows nothing downstream'),
+    layer('registry-below-feed', '^src/registry/', '^src/(feed|xds|health|rollout|translate|cli|config-centre|client|audit)/', 'the registry (the store side) knows nothing downstream'),
     layer('feed-below-its-consumers', '^src/feed/', '^src/(xds|health|rollout|cli|config-centre|client)/', 'the change feed knows nothing of who follows it'),
     layer('xds-below-health-and-rollout', '^src/xds/', '^src/(health|rollout|cli)/', 'xDS depends on neither the health checker nor the rollout controller'),
     layer('health-and-xds-are-siblings', '^src/health/', '^src/(xds|rollout|cli)/', 'the health checker takes its targets from the feed, not from xDS'),
@@ -64,6 +64,7 @@ module.exports = {
       from: { path: '^src/client/' },
       to: { path: '^src/', pathNot: '^src/client/|^src/common/(config-format|paths)\\.ts$|^src/model/' },
     },
+    layer('audit-above-registry', '^src/audit/', '^src/(feed|xds|health|rollout|cli|config-centre|client|translate|policies)/', 'the audit trail hears the registry\'s committed event and knows nothing downstream; an auth layer may call it'),
     layer('rollout-above-xds', '^src/rollout/', '^src/(health|cli)/', 'the rollout controller reads load reports from xDS and writes through the registry'),
   ],
   options: {

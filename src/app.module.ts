@@ -10,6 +10,7 @@ import { XdsModule } from './xds/xds.module.js';
 import { RolloutModule } from './rollout/rollout.module.js';
 import { ConfigCentreModule } from './config-centre/config-centre.module.js';
 import { TLS_MATERIAL, type TlsMaterial } from './security/tls.js';
+import { AuditModule } from './audit/audit.module.js';
 
 /** Provides the validated config, the open database and the TLS files (null when TLS is off) to every module; closes the database last. */
 @Global()
@@ -50,6 +51,7 @@ export class AppModule {
         HealthModule,
         RolloutModule,
         ConfigCentreModule,
+        AuditModule,
       ],
     };
   }

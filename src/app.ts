@@ -5,7 +5,7 @@ import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { createLogger, httpLogging, NestPinoLogger } from './observability/logger.js';
 import { AppModule } from './app.module.js';
-import { createValidationPipe, errorHeaders, EtagInterceptor, HttpErrorFilter, toErrorBody } from './common/http.js';
+import { createValidationPipe, errorHeaders, EtagInterceptor, HttpErrorFilter, RequestContextInterceptor, toErrorBody } from './common/http.js';
 import { completeOpenApiDocument } from './common/openapi.js';
 import { EphemeralEndpoints } from './registry/ephemeral-endpoints.js';
 import type { AppConfig } from './config/config.js';
@@ -175,7 +175,7 @@ function configureHttp(app: NestExpressApplication, config: AppConfig): void {
   app.use(express.text({ type: YAML_TYPES, limit: config.BODY_LIMIT_BYTES }));
   app.useGlobalPipes(createValidationPipe());
   app.useGlobalFilters(new HttpErrorFilter());
-  app.useGlobalInterceptors(new EtagInterceptor());
+  app.useGlobalInterceptors(new RequestContextInterceptor(), new EtagInterceptor());
 
   const doc = documentAuth(completeOpenApiDocument(
     SwaggerModule.createDocument(

@@ -21,7 +21,7 @@ export class AuthGuard implements CanActivate {
       params: (req.params ?? {}) as Record<string, string>,
       query: (req.query ?? {}) as Record<string, unknown>,
       body: req.body,
-    });
+    }, req.ip);
     req.caller = caller;
     if (caller.principal) req.authActor = caller.actor;
     return true;

@@ -27,6 +27,15 @@ const CACHE_MAX = 10_000;
 /** The actor of the ADMIN_TOKEN from the environment. */
 export const ENV_ADMIN_ACTOR = 'token:ADMIN_TOKEN';
 
+/** A refused call, as the audit trail records it. */
+export interface AuthFailureEvent {
+  status: 'unauthenticated' | 'forbidden' | 'rate_limited';
+  reason: string;
+  method?: string;
+  path?: string;
+  remote?: string;
+}
+
 /**
  * Authentication (bearer tokens, ADMIN_TOKEN, OIDC JWTs), per-identity rate
  * limits and the policy check, shared by the REST guard, the heartbeat fast
@@ -59,7 +68,36 @@ export class AuthService {
    * The REST check: `path` is the Express route (`/api/v1/services/:name`).
    * Throws Unauthenticated (401), RateLimited (429) or PermissionDenied (403).
    */
-  async checkRest(authorization: string | undefined, declared: unknown, method: string, path: string, req: PolicyRequest): Promise<Caller> {
+  async checkRest(authorization: string | undefined, declared: unknown, method: string, path: string, req: PolicyRequest, remote?: string): Promise<Caller> {
+    return this.reported(() => this.restCheck(authorization, declared, method, path, req), { method, path, remote });
+  }
+
+  private readonly failureListeners: ((f: AuthFailureEvent) => void)[] = [];
+
+  /** Calls `fn` for every refused call (401, 403, 429): the audit trail records them. */
+  onFailure(fn: (f: AuthFailureEvent) => void): void {
+    this.failureListeners.push(fn);
+  }
+
+  private async reported(check: () => Promise<Caller>, where: Omit<AuthFailureEvent, 'reason' | 'status'>): Promise<Caller> {
+    try {
+      return await check();
+    } catch (e) {
+      if (e instanceof Unauthenticated || e instanceof PermissionDenied || e instanceof RateLimited) {
+        const f: AuthFailureEvent = { ...where, status: e instanceof Unauthenticated ? 'unauthenticated' : e instanceof RateLimited ? 'rate_limited' : 'forbidden', reason: e.message };
+        for (const fn of this.failureListeners) {
+          try {
+            fn(f);
+          } catch {
+            /* a listener never changes the answer */
+          }
+        }
+      }
+      throw e;
+    }
+  }
+
+  private async restCheck(authorization: string | undefined, declared: unknown, method: string, path: string, req: PolicyRequest): Promise<Caller> {
     const policy = restPolicy(method, path);
     if (!policy) {
       this.log.error(`no access policy for ${method} ${path}: refused (add it to src/auth/policy.ts)`);
@@ -71,6 +109,10 @@ export class AuthService {
 
   /** The gRPC check of `Service/Method` (e.g. `Registry/Create`) with its decoded request. */
   async checkGrpc(authorization: unknown, declared: unknown, method: string, request: unknown): Promise<Caller> {
+    return this.reported(() => this.grpcCheck(authorization, declared, method, request), { method: 'gRPC', path: method });
+  }
+
+  private async grpcCheck(authorization: unknown, declared: unknown, method: string, request: unknown): Promise<Caller> {
     const policy = GRPC_POLICY[method];
     if (!policy) {
       this.log.error(`no access policy for gRPC ${method}: refused (add it to src/auth/policy.ts)`);

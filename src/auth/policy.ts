@@ -82,6 +82,8 @@ function resourceRoutes(kind: Exclude<Kind, 'Endpoint' | 'Config'>): Record<stri
     [`GET ${base}`]: read(fixed({ kinds: [kind] })),
     [`POST ${base}`]: need('editor', (r) => (kind === 'Service' ? { kinds: ['Service'], services: [str((r.body as { name?: unknown })?.name) ?? ''] } : { kinds: [kind] })),
     [`GET ${base}/:name`]: read(named),
+    [`GET ${base}/:name/history`]: read(named),
+    [`GET ${base}/:name/history/:version`]: read(named),
     [`PUT ${base}/:name`]: need('editor', named),
     [`PATCH ${base}/:name`]: need('editor', named),
     // A service's endpoints go with it; cascade rewrites referrers of any kind.
@@ -113,6 +115,8 @@ export const REST_POLICY: Readonly<Record<string, Policy>> = {
   [`GET ${EP}`]: read(endpoint),
   [`POST ${EP}`]: need('operator', endpoint),
   [`GET ${EP}/:name`]: read(endpoint),
+  [`GET ${EP}/:name/history`]: read(endpoint),
+  [`GET ${EP}/:name/history/:version`]: read(endpoint),
   [`PUT ${EP}/:name`]: need('operator', endpoint),
   [`PATCH ${EP}/:name`]: need('operator', endpoint),
   [`DELETE ${EP}/:name`]: need('operator', endpoint),
@@ -121,6 +125,10 @@ export const REST_POLICY: Readonly<Record<string, Policy>> = {
   'POST /api/v1/apply': need('editor', (r) => applyTarget(r.body)),
   'POST /api/v1/preview': need('editor', (r) => applyTarget(r.body)),
   'GET /api/v1/changes': read(fixed('global')),
+  // A rollback may touch any resource: only an unscoped editor.
+  'POST /api/v1/rollback': need('editor', fixed('global')),
+  'POST /api/v1/preview/rollback': need('editor', fixed('global')),
+  'GET /api/v1/audit': need('admin', fixed('global')),
 
   'GET /api/v1/configs': read(configQuery),
   'POST /api/v1/configs': need('editor', (r) => ({ kinds: ['Config'], namespaces: [str((r.body as { namespace?: unknown })?.namespace) ?? ''] })),
@@ -179,6 +187,7 @@ export const GRPC_POLICY: Readonly<Record<string, GrpcPolicy>> = {
   'Registry/Apply': (q) => ({ role: 'editor', target: Array.isArray(q.resources) && q.resources.length ? targetOfDocs(q.resources.map((r: Rpc) => ({ ...r, kind: r?.kind ?? '' }))) : 'global' }),
   'Registry/ListChanges': () => ({ role: 'viewer', target: 'global' }),
   'Registry/RolloutAction': () => ({ role: 'operator', target: { kinds: ['Rollout'] } }),
+  'Registry/Rollback': () => ({ role: 'editor', target: 'global' }),
   'Configs/Watch': (q) => ({ role: 'viewer', target: ns(q.namespace) }),
   'Configs/Get': (q) => ({ role: 'viewer', target: ns(q.key?.namespace) }),
   'Configs/List': (q) => ({ role: 'viewer', target: ns(q.namespace) }),

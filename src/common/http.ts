@@ -13,7 +13,8 @@ import {
   ValidationPipe,
 } from '@nestjs/common';
 import type { Request, Response } from 'express';
-import { map, type Observable } from 'rxjs';
+import { map, Observable } from 'rxjs';
+import { requestIdFrom, runInRequest } from './request-context.js';
 import { DomainError, RateLimited, Unauthenticated, ValidationFailed } from './errors.js';
 import { flattenErrors, VALIDATOR_OPTIONS } from './validate.js';
 
@@ -136,6 +137,22 @@ export class EtagInterceptor implements NestInterceptor {
         return body;
       }),
     );
+  }
+}
+
+/**
+ * Runs each handler in a request context carrying its request id (the
+ * caller's X-Request-Id, or a new one, echoed in the answer). A Nest
+ * interceptor rather than an Express middleware: body parsing runs in the
+ * socket's async context, so a context set before it would be lost.
+ */
+@Injectable()
+export class RequestContextInterceptor implements NestInterceptor {
+  intercept(ctx: ExecutionContext, next: CallHandler): Observable<unknown> {
+    const http = ctx.switchToHttp();
+    const requestId = requestIdFrom(http.getRequest<Request>().headers['x-request-id']);
+    http.getResponse<Response>().setHeader('X-Request-Id', requestId);
+    return new Observable((subscriber) => runInRequest({ requestId }, () => next.handle().subscribe(subscriber)));
   }
 }
 

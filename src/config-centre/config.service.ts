@@ -6,6 +6,7 @@ import type { ConfigGray, ConfigSpec, Resource, ResourceKey } from '../model/res
 import { CONFIG_NAME } from '../registry/dto/config.dto.js';
 import { type ListQuery, RegistryService, type WriteContext } from '../registry/registry.service.js';
 import { REGISTRY_STORE, type RegistryStore } from '../registry/store/registry-store.js';
+import { RegistryHistory } from '../registry/history.js';
 import type { InstancesDto } from './dto.js';
 import { InstanceBoard } from './instance-board.js';
 
@@ -36,6 +37,7 @@ export class ConfigService {
     private readonly registry: RegistryService,
     @Inject(REGISTRY_STORE) private readonly store: RegistryStore,
     private readonly board: InstanceBoard,
+    private readonly revisions: RegistryHistory,
   ) {}
 
   key(namespace: string, group: string, name: string): ResourceKey {
@@ -180,13 +182,9 @@ export class ConfigService {
     return { ok: true };
   }
 
-  private async at(namespace: string, group: string, name: string, revision: number, field: string): Promise<Resource> {
-    const key = this.key(namespace, group, name);
-    if (!Number.isSafeInteger(revision) || revision < 1) throw new ValidationFailed([{ field, message: 'must be a revision (an integer >= 1)' }]);
-    const [c] = await this.store.history(key, { version: revision });
-    if (!c) throw new NotFound(`Config ${key.scope}/${name} has no revision ${revision}`);
-    if (!c.object) throw new ValidationFailed([{ field, message: `revision ${revision} is the deletion of Config ${key.scope}/${name}; it has no content` }]);
-    return c.object;
+  // A config's versions are its revisions (they never repeat: see createOne), so the registry's history reads them.
+  private at(namespace: string, group: string, name: string, revision: number, field: string): Promise<Resource> {
+    return this.revisions.at(this.key(namespace, group, name), revision, field, 'revision');
   }
 
   /** Read, change the spec, write back guarded by the version read; another write in between means read again (unless the caller gave If-Match). */

@@ -157,6 +157,14 @@ export class AppConfig {
   @Transform(toInt) @IsInt() @Min(1) @Max(1000000)
   AUTH_RATE_LIMIT_BURST = 2000;
 
+  /**
+   * Where audit events go as JSON lines, besides the audit table: stdout, off,
+   * or a file path (appended to; it must contain a "/", e.g. ./audit.jsonl, so a
+   * typo of stdout is not taken for a file name).
+   */
+  @IsString() @Matches(/^(stdout|off|[^\n]*\/[^\n]*[^/\n])$/, { message: 'must be stdout, off, or a file path containing "/" (e.g. ./audit.jsonl)' })
+  AUDIT_LOG = 'off';
+
   /** How long graceful shutdown waits for in-flight work, in ms. */
   @Transform(toInt) @IsInt() @Min(0) @Max(600000)
   SHUTDOWN_TIMEOUT_MS = 10000;

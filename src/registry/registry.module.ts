@@ -12,6 +12,8 @@ import { ApplyController } from './rest/apply.controller.js';
 import { EndpointsController } from './rest/endpoints.controller.js';
 import { ListenersController, PoliciesController, RolloutsController, RoutesController, ServicesController } from './rest/resource.controllers.js';
 import { RolloutActionsController } from './rest/rollout-actions.controller.js';
+import { RollbackController } from './rest/rollback.controller.js';
+import { RegistryHistory } from './history.js';
 import { RolloutActions } from './rollout-actions.js';
 import { REGISTRY_STORE } from './store/registry-store.js';
 import { TypeormRegistryStore } from './store/typeorm-registry-store.js';
@@ -19,10 +21,11 @@ import { TypeormRegistryStore } from './store/typeorm-registry-store.js';
 /** Resources, their store, and the REST and gRPC APIs over them. */
 @Module({
   imports: [ObservabilityModule],
-  controllers: [ServicesController, EndpointsController, RoutesController, ListenersController, PoliciesController, RolloutsController, RolloutActionsController, ApplyController],
+  controllers: [ServicesController, EndpointsController, RoutesController, ListenersController, PoliciesController, RolloutsController, RolloutActionsController, ApplyController, RollbackController],
   providers: [
     { provide: REGISTRY_STORE, inject: [Database], useFactory: (db: Database) => new TypeormRegistryStore(db.dataSource) },
     RegistryService,
+    RegistryHistory,
     RolloutActions,
     EphemeralEndpoints,
     EndpointsService,
@@ -31,6 +34,6 @@ import { TypeormRegistryStore } from './store/typeorm-registry-store.js';
     RegistryGrpcServer,
     GrpcServices,
   ],
-  exports: [RegistryService, RegistryEvents, EphemeralEndpoints, REGISTRY_STORE, GrpcServices],
+  exports: [RegistryService, RegistryHistory, RegistryEvents, EphemeralEndpoints, REGISTRY_STORE, GrpcServices],
 })
 export class RegistryModule {}

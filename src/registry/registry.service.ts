@@ -7,6 +7,7 @@ import { type Change, type ConfigRevisions, type ConfigSpec, describeKey, type K
 import { ACTIVE_PHASES, type RolloutState } from '../model/rollout.js';
 import { outgoingRefs, referrerQueries, withoutRefs } from './references.js';
 import { RegistryEvents } from './registry-events.js';
+import { checkRollbackRequest, fieldOf, itemOf, planRollback, type RollbackCandidate, type RollbackItem, type RollbackRequest, type RollbackResult } from './rollback.js';
 import { REGISTRY_STORE, type RegistryStore, type WriteTx } from './store/registry-store.js';
 import { parseResource, type ParsedResource } from './validation.js';
 import { stableJson } from '../common/json.js';
@@ -240,6 +241,75 @@ export class RegistryService {
     return { revision: out.revision, nextSince: out.changes.length ? out.changes[out.changes.length - 1].revision : Math.max(since, out.revision), changes: out.changes };
   }
 
+  /**
+   * Puts the registry (or the selected resources) back as it was at store
+   * revision `toRevision`, in one transaction recorded as new changes by the
+   * actor: what changed since is restored, what did not exist then is deleted
+   * (a Service with its endpoints), what was deleted since is recreated, its
+   * versions going on from its history. The result is checked like any other
+   * write: every reference must resolve, nothing deleted may still be
+   * referenced by what the rollback leaves, a running rollout still owns its
+   * routes. `candidate` receives what would be written (the xDS preview).
+   */
+  async rollback(req: RollbackRequest, ctx: WriteContext, opts: { candidate?: (c: RollbackCandidate) => void } = {}): Promise<RollbackResult> {
+    return this.write(
+      ctx,
+      async (tx) => {
+        checkRollbackRequest(req, tx.startRevision);
+        const results: RollbackItem[] = [];
+        const written: { input: ResourceInput; previous?: Resource; prefix: string }[] = [];
+        const deleted: Resource[] = [];
+        const upserts: Resource[] = [];
+        let writes = 0;
+        const remove = async (r: Resource) => {
+          await tx.remove(r);
+          writes++;
+          deleted.push(r);
+          results.push(itemOf(keyOf(r), 'deleted', r.version));
+        };
+        for (const step of await planRollback(tx, req)) {
+          const prefix = fieldOf(step.key);
+          // Read again: an earlier step (a Service's deletion) may have taken it with it.
+          const current = await tx.get(step.key);
+          const target = step.target;
+          if (!target) {
+            if (!current) continue; // created and deleted again after the revision: nothing to do
+            await guardOwnedRoute(tx, current, null, ctx.actor, prefix);
+            if (current.kind === 'Service') for (const ep of await tx.listScope('Endpoint', current.name)) await remove(ep);
+            await remove(current);
+            continue;
+          }
+          if (current && sameContent(current, target)) {
+            results.push(itemOf(step.key, 'unchanged', current.version, current.version));
+            continue;
+          }
+          let res: Resource;
+          if (current && !(current.kind === 'Policy' && (current.spec as PolicySpec).type !== (target.spec as PolicySpec).type)) {
+            await guardOwnedRoute(tx, current, target, ctx.actor, prefix);
+            res = await tx.update(current, target, derivedStatus(target, current, ctx.actor));
+            writes++;
+          } else {
+            // A policy's type cannot change in place: it was deleted and created again since, so do the same.
+            if (current) {
+              await tx.remove(current);
+              writes++;
+            }
+            res = await recreate(tx, target, ctx.actor);
+            writes++;
+          }
+          upserts.push(res);
+          written.push({ input: target, previous: current, prefix });
+          results.push(itemOf(step.key, current ? 'restored' : 'recreated', current?.version, res.version));
+        }
+        await this.checkIntegrity(tx, written);
+        await checkDeletions(tx, deleted, req.toRevision);
+        opts.candidate?.({ upserts, deletes: deleted.map(keyOf) });
+        return { dryRun: !!req.dryRun, toRevision: req.toRevision, revision: tx.startRevision + (req.dryRun ? 0 : writes), results };
+      },
+      { dryRun: req.dryRun },
+    );
+  }
+
   private async updateOne(tx: WriteTx, key: ResourceKey, parsed: ParsedResource, ctx: WriteContext, current?: Resource): Promise<Resource> {
     current ??= await tx.get(key);
     if (!current) throw new NotFound(`${describeKey(key)} not found`);
@@ -389,6 +459,31 @@ async function guardOwnedRoute(tx: WriteTx, current: Resource, next: ResourceInp
         });
     }
   }
+}
+
+/**
+ * After a rollback's writes: nothing it deleted may still be referred to by
+ * what it left (a resource not selected, or one it restored), or the registry
+ * would hold a dangling reference.
+ */
+async function checkDeletions(tx: WriteTx, deleted: Resource[], toRevision: number): Promise<void> {
+  const violations: FieldViolation[] = [];
+  for (const d of deleted) {
+    for (const q of referrerQueries(d.kind, d.name)) {
+      for (const r of await tx.findContaining(q.kind, q.fragment)) {
+        const via = outgoingRefs(r).find((ref) => ref.kind === d.kind && ref.name === d.name)?.field;
+        violations.push({ field: fieldOf(keyOf(d)), message: `did not exist at revision ${toRevision}, so the rollback deletes it, but ${r.kind} ${r.name}${via ? ` (${via})` : ''} still refers to it: roll that back too, or change it first` });
+      }
+    }
+  }
+  if (violations.length) throw new ValidationFailed(violations);
+}
+
+/** Creates a resource again with its versions going on from its history, so a version number never names two states. */
+async function recreate(tx: WriteTx, input: ResourceInput, actor: string): Promise<Resource> {
+  const version = ((await tx.history(keyOf(input), { limit: 1 }))[0]?.version ?? 0) + 1;
+  const status = input.kind === 'Config' ? configRevisions(input, undefined, version) : healthStatus(input, undefined, actor);
+  return tx.create(input, status, { version });
 }
 
 /** Parses If-Match (`"7"`, `"6", "7"` or `*`) and compares it, and any body version, with `current`. */

@@ -2,6 +2,7 @@
 import { ApiProperty, ApiPropertyOptional, getSchemaPath } from '@nestjs/swagger';
 import { KINDS } from '../model/resources.js';
 import { ApplyResultDto } from '../registry/rest/openapi.js';
+import { RollbackResultDto } from '../registry/rest/history.dto.js';
 
 const XDS_TYPES = ['CDS', 'EDS', 'LDS', 'RDS'];
 
@@ -114,5 +115,21 @@ export class PreviewResultDto extends ApplyResultDto {
   refused!: RefusedResourceDto[];
 
   @ApiProperty({ type: [TranslationIssueDto], description: 'translation problems the candidate has that the current state has not' })
+  issues!: TranslationIssueDto[];
+}
+
+/** A rollback's dry run, as what proxies would be sent. */
+export class RollbackPreviewDto extends RollbackResultDto {
+  @ApiProperty({
+    type: 'object',
+    additionalProperties: { type: 'object', properties: Object.fromEntries(XDS_TYPES.map((t) => [t, { $ref: getSchemaPath(TypeDiffDto) }])), additionalProperties: false },
+    description: 'per node group, then per xDS type; groups and types with no change are left out',
+  })
+  xds!: Record<string, Record<string, TypeDiffDto>>;
+
+  @ApiProperty({ type: [RefusedResourceDto], description: 'resources Envoy\'s rules would refuse (they would not be sent)' })
+  refused!: RefusedResourceDto[];
+
+  @ApiProperty({ type: [TranslationIssueDto], description: 'translation problems the rolled-back state has that the current state has not' })
   issues!: TranslationIssueDto[];
 }

@@ -1,10 +1,11 @@
 import { Body, Controller, HttpCode, Post } from '@nestjs/common';
-import { ApiExtraModels, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiBody, ApiExtraModels, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { WriteCtx } from '../common/http.js';
 import { ApiErrors, ApiRequestContent, ApiWriteHeaders } from '../common/openapi.js';
 import { APPLY_BODY, RESOURCE_DTOS } from '../registry/rest/openapi.js';
 import type { WriteContext } from '../registry/registry.service.js';
-import { PreviewResultDto, TypeDiffDto } from './openapi.js';
+import { RegistryRollbackDto } from '../registry/rest/history.dto.js';
+import { PreviewResultDto, RollbackPreviewDto, TypeDiffDto } from './openapi.js';
 import { XdsPreview } from './preview.js';
 
 @ApiTags('apply')
@@ -29,5 +30,22 @@ export class PreviewController {
   })
   run(@Body() body: unknown, @WriteCtx() ctx: WriteContext) {
     return this.preview.preview(body, ctx);
+  }
+
+  @Post('rollback')
+  @HttpCode(200)
+  @ApiOperation({ summary: 'Dry-run a rollback (as POST /rollback with dryRun) and show the xDS diff it would cause, per node group' })
+  @ApiBody({ type: RegistryRollbackDto, description: 'the same body as /rollback (dryRun is implied)' })
+  @ApiWriteHeaders({ ifMatch: false })
+  @ApiOkResponse({ type: RollbackPreviewDto, description: 'what the rollback would do to each resource and to each node group\'s xDS; nothing is written or pushed' })
+  @ApiErrors({
+    400: 'a bad body, a revision in the future, or the result would break a reference (violations name resources[Kind/name].field)',
+    409: 'the result would conflict, as /rollback would answer',
+    413: true,
+    415: true,
+    503: true,
+  })
+  rollback(@Body() body: RegistryRollbackDto, @WriteCtx() ctx: WriteContext) {
+    return this.preview.previewRollback(body, ctx);
   }
 }

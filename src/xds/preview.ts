@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { ChangeFeed } from '../feed/change-feed.js';
-import { keyOf, type Resource } from '../model/resources.js';
+import { keyOf, type Resource, type ResourceKey } from '../model/resources.js';
+import type { RollbackCandidate, RollbackRequest, RollbackResult } from '../registry/rollback.js';
 import { POLICY_KINDS } from '../policies/index.js';
 import { parseApplyBody } from '../registry/apply-format.js';
 import { type ApplyResult, RegistryService, type WriteContext } from '../registry/registry.service.js';
@@ -31,6 +32,9 @@ export interface PreviewResult extends ApplyResult {
   issues: TranslationIssue[];
 }
 
+/** A rollback's dry run with what proxies would be sent. */
+export type RollbackPreviewResult = RollbackResult & Pick<PreviewResult, 'xds' | 'refused' | 'issues'>;
+
 /**
  * Preview: an apply's dry run shown as an xDS diff. The candidate registry
  * (the current one with the documents applied) is translated exactly as a
@@ -49,13 +53,32 @@ export class XdsPreview {
     const docs = parseApplyBody(body);
     // Validation, references and every other write rule, in a transaction that is rolled back.
     const result = await this.registry.apply(docs, { ...ctx, dryRun: true });
+    const upserts = docs.map((d, i) => {
+      const { input } = parseResource(d, { prefix: `resources[${i}]` });
+      return { ...input, version: 0, createdAt: '', updatedAt: '', status: {} } as Resource;
+    });
+    return { ...result, ...this.diffCandidate(upserts, []) };
+  }
+
+  /**
+   * A rollback's dry run (the registry's own answer) with the xDS diff it
+   * would cause. The registry layer cannot see xDS, so the composition lives here.
+   */
+  async previewRollback(req: RollbackRequest, ctx: WriteContext): Promise<RollbackPreviewResult> {
+    let candidate: RollbackCandidate = { upserts: [], deletes: [] };
+    const result = await this.registry.rollback({ ...req, dryRun: true }, ctx, { candidate: (c) => (candidate = c) });
+    return { ...result, ...this.diffCandidate(candidate.upserts, candidate.deletes) };
+  }
+
+  /** Translates the current state and the candidate (current with `upserts` written and `deletes` gone) for every node group, and compares them. */
+  private diffCandidate(upserts: Resource[], deletes: ResourceKey[]): Pick<PreviewResult, 'xds' | 'refused' | 'issues'> {
     const current = this.feed.translateInput();
     const byKey = new Map(current.resources.map((r) => [id(r), r]));
-    docs.forEach((d, i) => {
-      const { input } = parseResource(d, { prefix: `resources[${i}]` });
-      const prev = byKey.get(id(input));
-      byKey.set(id(input), { ...input, version: (prev?.version ?? 0) + 1, createdAt: prev?.createdAt ?? '', updatedAt: '', status: prev?.status ?? {} });
-    });
+    for (const u of upserts) {
+      const prev = byKey.get(id(u));
+      byKey.set(id(u), { ...u, version: u.version || (prev?.version ?? 0) + 1, createdAt: u.createdAt || prev?.createdAt || '', updatedAt: u.updatedAt, status: prev?.status ?? u.status ?? {} });
+    }
+    for (const k of deletes) byKey.delete(`${k.kind}/${k.scope}/${k.name}`);
     const before = buildIR(current, POLICY_KINDS);
     const after = buildIR({ ...current, resources: [...byKey.values()] }, POLICY_KINDS);
     const groups = new Map<string, NodeGroup>([[groupKey({ kind: 'proxyless', cluster: '' }), { kind: 'proxyless', cluster: '' }]]);
@@ -76,7 +99,7 @@ export class XdsPreview {
         }
       }
     }
-    return { ...result, xds, refused, issues: newIssues(before, after) };
+    return { xds, refused, issues: newIssues(before, after) };
   }
 }
 

@@ -26,7 +26,7 @@ const BAD = ['no token', 'expired token', 'malformed token', 'unknown token', 'n
 /** What each REST route needs, by the README's roles table. */
 function expectedRole(method: string, path: string): Expect {
   if (['/health', '/ready', '/metrics'].includes(path)) return 'public';
-  if (path.startsWith('/api/v1/tokens')) return 'admin';
+  if (path.startsWith('/api/v1/tokens') || path === '/api/v1/audit') return 'admin';
   // An instance that may read a config reports what it applied.
   if (path.endsWith('/ack')) return 'viewer';
   if (method === 'GET') return 'viewer';
@@ -54,6 +54,7 @@ const RPCS: Record<string, { req: unknown; role: Role }[]> = {
   'Registry/Apply': [{ req: { resources: [] }, role: 'editor' }],
   'Registry/ListChanges': [{ req: { since: 0 }, role: 'viewer' }],
   'Registry/RolloutAction': [{ req: { name: 'nope', action: 'pause' }, role: 'operator' }],
+  'Registry/Rollback': [{ req: { toRevision: 0, dryRun: true }, role: 'editor' }],
   'Configs/Get': [{ req: { key: { namespace: 'shop', group: 'app', name: 'nope' } }, role: 'viewer' }],
   'Configs/List': [{ req: { namespace: 'shop' }, role: 'viewer' }],
   'Configs/Ack': [{ req: { key: { namespace: 'shop', group: 'app', name: 'nope' } }, role: 'viewer' }],

@@ -15,14 +15,14 @@ async function upDownUp(url: string): Promise<void> {
     assert.deepEqual(await tables(ds), [], 'starts empty');
     const applied = await ds.runMigrations({ transaction: 'each' });
     assert.ok(applied.length >= 1);
-    assert.deepEqual(await tables(ds), ['changes', 'migrations', 'registry_state', 'resources', 'tokens']);
+    assert.deepEqual(await tables(ds), ['audit_events', 'changes', 'migrations', 'registry_state', 'resources', 'tokens']);
     assert.equal((await ds.query(`SELECT "revision" FROM "registry_state"`))[0].revision, '0');
     assert.equal(await ds.showMigrations(), false, 'nothing pending');
     for (let i = 0; i < applied.length; i++) await ds.undoLastMigration({ transaction: 'each' });
     assert.deepEqual(await tables(ds), ['migrations'], 'down removes everything it made');
     assert.equal(await ds.showMigrations(), true);
     await ds.runMigrations({ transaction: 'each' });
-    assert.deepEqual(await tables(ds), ['changes', 'migrations', 'registry_state', 'resources', 'tokens'], 'and up again');
+    assert.deepEqual(await tables(ds), ['audit_events', 'changes', 'migrations', 'registry_state', 'resources', 'tokens'], 'and up again');
   } finally {
     await ds.destroy();
   }

@@ -392,6 +392,29 @@ describe('OpenAPI document', () => {
     await call('PATCH', '/api/v1/rollouts/ro', 200, { labels: { team: 'edge' } }, patch);
     await call('DELETE', '/api/v1/rollouts/ro', 200);
 
+    // History of each kind, a version as it was, a diff; rollback and its preview; the audit trail.
+    for (const [plural, name] of [['services', 'echo'], ['routes', 'echo'], ['listeners', 'edge'], ['policies', 'r3'], ['rollouts', 'ro'], ['services/echo/endpoints', 'echo-a']]) {
+      const h = await call('GET', `/api/v1/${plural}/${name}/history?limit=2`, 200);
+      assert.ok(h.body.items.length);
+      await call('GET', `/api/v1/${plural}/${name}/history/1`, 200);
+      await call('GET', `/api/v1/${plural}/${name}/history?diff=1..1`, 200);
+      await call('GET', `/api/v1/${plural}/nope/history`, 404);
+      await call('GET', `/api/v1/${plural}/${name}/history/nine`, 400);
+    }
+    const diffed = await call('GET', '/api/v1/services/echo/history?diff=1..2', 200);
+    assert.ok(diffed.body.patch.length && diffed.body.diff);
+    await call('GET', '/api/v1/services/echo/history?diff=oops', 400);
+    const at = (await call('GET', '/api/v1/changes?since=0&limit=1', 200)).body.revision;
+    await call('POST', '/api/v1/policies', 201, retryPolicy('r7'));
+    const dryRollback = await call('POST', '/api/v1/rollback', 200, { toRevision: at, kinds: ['Policy'], dryRun: true });
+    assert.deepEqual(dryRollback.body.results.map((r: Json) => r.result), ['deleted']);
+    await call('POST', '/api/v1/preview/rollback', 200, { toRevision: at, names: ['r7'] });
+    await call('POST', '/api/v1/rollback', 200, { toRevision: at, names: ['r7'] });
+    await call('POST', '/api/v1/rollback', 400, { toRevision: -1 });
+    await call('POST', '/api/v1/preview/rollback', 400, { toRevision: 'soon' });
+    await call('GET', '/api/v1/audit?limit=5&actor=openapi-test', 200);
+    await call('GET', '/api/v1/audit?since=later', 400);
+
     // The rest of the CRUD operations.
     await call('PUT', '/api/v1/listeners/edge', 200, { ...edgeListener(), labels: { tier: 'edge' } });
     await call('PATCH', '/api/v1/listeners/edge', 200, { spec: { port: 10002 } }, patch);

@@ -7,6 +7,7 @@ import { AppConfig } from '../../config/config.js';
 import { AuthService, type Caller } from '../../auth/auth.service.js';
 import { ValidationFailed } from '../../common/errors.js';
 import { toGrpcError } from '../../common/grpc-errors.js';
+import { requestIdFrom, runInRequest } from '../../common/request-context.js';
 import { PROTO_DIR } from '../../common/paths.js';
 import { MetricsService } from '../../observability/metrics.service.js';
 import { grpcServerCredentials, TLS_MATERIAL, type TlsMaterial } from '../../security/tls.js';
@@ -141,6 +142,14 @@ export class RegistryGrpcServer implements OnApplicationBootstrap, BeforeApplica
         return { dryRun: out.dryRun, results: out.results.map(({ result, ...ref }) => ({ ref: refToPb(ref), result })) };
       }),
       RolloutAction: this.unary('RolloutAction', async (req: any, caller) => toPb(await this.rollouts.act(req.name, req.action, { ...who(caller), full: req.full }))),
+      Rollback: this.unary('Rollback', async (req: any, caller) => {
+        const kinds = (req.kinds as string[]).map((k, i) => kindOf(k, `kinds[${i}]`));
+        const out = await r.rollback({ toRevision: Number(req.toRevision), kinds, names: req.names, dryRun: req.dryRun }, who(caller));
+        return {
+          ...out,
+          results: out.results.map((x) => ({ ...x, service: x.service ?? '', namespace: x.namespace ?? '', group: x.group ?? '', fromVersion: x.fromVersion ?? 0, version: x.version ?? 0 })),
+        };
+      }),
       ListChanges: this.unary('ListChanges', async (req: any) => {
         if (req.since < 0) throw new ValidationFailed([{ field: 'since', message: 'must be >= 0' }]);
         const out = await r.changes(req.since, clamp(req.limit));
@@ -189,21 +198,21 @@ export class RegistryGrpcServer implements OnApplicationBootstrap, BeforeApplica
         this.metrics.grpcDuration.observe(labels, Number(process.hrtime.bigint() - start) / 1e9);
       };
       const md = call.metadata;
-      this.auth
-        .checkGrpc(md.get('authorization')[0], md.get('x-switchyard-actor')[0], `Registry/${method}`, call.request)
-        .then((caller) => fn(call.request, caller))
-        .then(
-          (res) => {
-            done(grpc.status.OK);
-            callback(null, res);
-          },
-          (err) => {
-            const e = toGrpcError(err);
-            if (e.code === grpc.status.INTERNAL) this.log.error(err);
-            done(e.code!);
-            callback(e);
-          },
-        );
+      // In a request context, so the audit log can name the request (x-request-id metadata) behind a write.
+      runInRequest({ requestId: requestIdFrom(md.get('x-request-id')[0]) }, () =>
+        this.auth.checkGrpc(md.get('authorization')[0], md.get('x-switchyard-actor')[0], `Registry/${method}`, call.request).then((caller) => fn(call.request, caller)),
+      ).then(
+        (res) => {
+          done(grpc.status.OK);
+          callback(null, res);
+        },
+        (err) => {
+          const e = toGrpcError(err);
+          if (e.code === grpc.status.INTERNAL) this.log.error(err);
+          done(e.code!);
+          callback(e);
+        },
+      );
     };
   }
 }

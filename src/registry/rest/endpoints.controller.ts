@@ -6,7 +6,9 @@ import { EndpointDto } from '../dto/index.js';
 import { EndpointsService } from '../endpoints.service.js';
 import type { WriteContext } from '../registry.service.js';
 import { DeleteResultDto, HeartbeatDto, mergePatchBody, resourceListDto } from './openapi.js';
-import { DeleteQueryDto, ListQueryDto } from './query.dto.js';
+import { DeleteQueryDto, HistoryQueryDto, ListQueryDto } from './query.dto.js';
+import { RegistryHistory } from '../history.js';
+import { ApiHistoryResponse } from './history.dto.js';
 
 const EndpointListDto = resourceListDto('Endpoint', EndpointDto);
 const NO_SERVICE = 'no Service of this name';
@@ -18,7 +20,10 @@ const COORDINATION = 'the database, or coordination for a heartbeat endpoint, ca
 @ApiTags('endpoints')
 @Controller('api/v1/services/:service/endpoints')
 export class EndpointsController {
-  constructor(private readonly endpoints: EndpointsService) {}
+  constructor(
+    private readonly endpoints: EndpointsService,
+    private readonly revisions: RegistryHistory,
+  ) {}
 
   @Get()
   @ApiOperation({ summary: 'List the endpoints of a service' })
@@ -43,6 +48,22 @@ export class EndpointsController {
   @ApiErrors({ 404: NO_ENDPOINT, 503: true })
   get(@Param('service') service: string, @Param('name') name: string) {
     return this.endpoints.get(service, name);
+  }
+
+  @Get(':name/history')
+  @ApiOperation({ summary: 'Revisions of an endpoint from the change log, newest first (heartbeat endpoints have none); ?diff=FROM..TO for a JSON patch and YAML diff' })
+  @ApiHistoryResponse('Endpoint')
+  @ApiErrors({ 400: 'a bad limit, before or diff', 404: 'no endpoint of this name was ever written in this service, or diff names a version it never had', 503: true })
+  history(@Param('service') service: string, @Param('name') name: string, @Query() q: HistoryQueryDto) {
+    return this.revisions.query({ kind: 'Endpoint', scope: service, name }, q);
+  }
+
+  @Get(':name/history/:version')
+  @ApiOperation({ summary: 'An endpoint as it was at one version (ETag carries that version)' })
+  @ApiResourceResponse(200, EndpointDto, 'the endpoint as written at that version')
+  @ApiErrors({ 400: 'the version is not an integer >= 1, or is the deletion', 404: 'no such version of this endpoint', 503: true })
+  version(@Param('service') service: string, @Param('name') name: string, @Param('version') version: string) {
+    return this.revisions.version({ kind: 'Endpoint', scope: service, name }, version);
   }
 
   @Put(':name')

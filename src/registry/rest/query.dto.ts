@@ -49,3 +49,17 @@ export class PromoteQueryDto {
   @IsOptional() @Transform(toBool) @IsBoolean({ message: 'must be true or false' })
   full?: boolean;
 }
+
+export class HistoryQueryDto {
+  @ApiPropertyOptional({ type: 'integer', minimum: 1, maximum: 1000, default: 100 })
+  @IsOptional() @Type(() => Number) @IsInt({ message: 'must be an integer' }) @Min(1, { message: 'must be >= 1' }) @Max(1000, { message: 'must be <= 1000' })
+  limit?: number;
+
+  @ApiPropertyOptional({ type: 'integer', minimum: 1, description: 'a store revision: only older entries (nextBefore of the previous page)' })
+  @IsOptional() @Type(() => Number) @IsInt({ message: 'must be an integer' }) @Min(1, { message: 'must be >= 1' })
+  before?: number;
+
+  @ApiPropertyOptional({ description: 'FROM..TO, two versions (TO empty: the current one): answer the JSON patch and unified YAML diff between them instead of the list', example: '1..3' })
+  @IsOptional() @IsString() @MaxLength(32)
+  diff?: string;
+}

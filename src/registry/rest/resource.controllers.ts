@@ -6,7 +6,9 @@ import { ListenerDto, PolicyDto, RolloutDto, RouteDto, ServiceDto, type Resource
 import { type Kind, PLURAL } from '../../model/resources.js';
 import { RegistryService, type WriteContext } from '../registry.service.js';
 import { DeleteResultDto, mergePatchBody, resourceListDto } from './openapi.js';
-import { DeleteQueryDto, ListQueryDto } from './query.dto.js';
+import { DeleteQueryDto, HistoryQueryDto, ListQueryDto } from './query.dto.js';
+import { RegistryHistory } from '../history.js';
+import { ApiHistoryResponse } from './history.dto.js';
 
 /** CRUD controller for a top-level kind at /api/v1/<plural>. */
 function resourceController(kind: Exclude<Kind, 'Endpoint' | 'Config'>, dto: Type<ResourceDto>) {
@@ -16,7 +18,10 @@ function resourceController(kind: Exclude<Kind, 'Endpoint' | 'Config'>, dto: Typ
   @ApiTags(PLURAL[kind])
   @Controller(`api/v1/${PLURAL[kind]}`)
   class ResourceController {
-    constructor(readonly registry: RegistryService) {}
+    constructor(
+      readonly registry: RegistryService,
+      readonly revisions: RegistryHistory,
+    ) {}
 
     @Get()
     @ApiOperation({ summary: `List ${kind} resources` })
@@ -42,6 +47,22 @@ function resourceController(kind: Exclude<Kind, 'Endpoint' | 'Config'>, dto: Typ
     @ApiErrors({ 404: `no ${kind} of this name`, 503: true })
     get(@Param('name') name: string) {
       return this.registry.get({ kind, scope: '', name });
+    }
+
+    @Get(':name/history')
+    @ApiOperation({ summary: `Revisions of a ${kind} from the change log, newest first; ?diff=FROM..TO for a JSON patch and YAML diff` })
+    @ApiHistoryResponse(kind)
+    @ApiErrors({ 400: 'a bad limit, before or diff', 404: `no ${kind} of this name was ever written, or diff names a version it never had`, 503: true })
+    history(@Param('name') name: string, @Query() q: HistoryQueryDto) {
+      return this.revisions.query({ kind, scope: '', name }, q);
+    }
+
+    @Get(':name/history/:version')
+    @ApiOperation({ summary: `A ${kind} as it was at one version (ETag carries that version)` })
+    @ApiResourceResponse(200, dto, `the ${kind} as written at that version`)
+    @ApiErrors({ 400: 'the version is not an integer >= 1, or is the deletion', 404: `no such version of a ${kind} of this name`, 503: true })
+    version(@Param('name') name: string, @Param('version') version: string) {
+      return this.revisions.version({ kind, scope: '', name }, version);
     }
 
     @Put(':name')

@@ -22,6 +22,10 @@ export interface HistoryOptions {
   limit?: number;
   /** With limit: versions strictly below this one (paging back). */
   before?: number;
+  /** Only entries with a store revision strictly below this one (paging back by revision). */
+  beforeRevision?: number;
+  /** Only entries with a store revision at or below this one (the state at a revision). */
+  atOrBefore?: number;
 }
 
 export interface Page<T> {
@@ -55,6 +59,10 @@ export interface WriteTx {
   create(input: ResourceInput, status?: Record<string, unknown>, opts?: { version?: number }): Promise<Resource>;
   /** Change-log entries of one key (objects included), as in RegistryStore.history. */
   history(key: ResourceKey, opts?: HistoryOptions): Promise<Change[]>;
+  /** The keys with a change-log entry after `revision`, in the order of their first such entry. */
+  keysChangedAfter(revision: number): Promise<ResourceKey[]>;
+  /** The store revision this transaction started at (before its own writes). */
+  readonly startRevision: number;
   /** `status` entries, when given, replace those top-level keys of the current status. */
   update(current: Resource, next: ResourceInput, status?: Record<string, unknown>): Promise<Resource>;
   remove(current: Resource): Promise<void>;

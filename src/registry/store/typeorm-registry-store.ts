@@ -230,13 +230,24 @@ export class TypeormRegistryStore implements RegistryStore {
 class PgWriteTx implements WriteTx {
   /** The change-log entries written, in order (handed to `committed` after the commit). */
   readonly changes: Change[] = [];
+  readonly startRevision: number;
 
   constructor(
     private readonly em: EntityManager,
     readonly actor: string,
     public revision: number,
     private readonly comment?: string,
-  ) {}
+  ) {
+    this.startRevision = revision;
+  }
+
+  async keysChangedAfter(revision: number): Promise<ResourceKey[]> {
+    const rows: { kind: Kind; scope: string; name: string }[] = await this.em.query(
+      `SELECT "kind", "scope", "name" FROM "changes" WHERE "revision" > $1 GROUP BY "kind", "scope", "name" ORDER BY min("revision")`,
+      [revision],
+    );
+    return rows.map((r) => ({ kind: r.kind, scope: r.scope, name: r.name }));
+  }
 
   async get(key: ResourceKey): Promise<Resource | undefined> {
     const rows: Row[] = await this.em.query(
@@ -382,6 +393,14 @@ async function readHistory(q: { query(sql: string, params: unknown[]): Promise<C
   if (opts.before !== undefined) {
     params.push(opts.before);
     where.push(`"version" < $${params.length}`);
+  }
+  if (opts.beforeRevision !== undefined) {
+    params.push(opts.beforeRevision);
+    where.push(`"revision" < $${params.length}`);
+  }
+  if (opts.atOrBefore !== undefined) {
+    params.push(opts.atOrBefore);
+    where.push(`"revision" <= $${params.length}`);
   }
   let tail = `ORDER BY "revision"`;
   if (opts.limit !== undefined) {
