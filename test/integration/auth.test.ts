@@ -190,6 +190,21 @@ describe('API authentication (AUTH_MODE=token)', () => {
     }
   });
 
+  it('every refused call is an audit event (admins read them; others may not)', async () => {
+    assert.equal((await app.http('DELETE', '/api/v1/services/svc-a', undefined, bearer('sy_nope_nope'))).status, 401);
+    const viewer = await createToken(app, { name: 'audit-viewer', roles: ['viewer'] });
+    assert.equal((await app.http('GET', '/api/v1/audit', undefined, bearer(viewer.secret))).status, 403);
+    assert.equal((await grpcCall(registry, 'Get', { key: { kind: 'Service', name: 'svc-a' } }, metadata('Bearer nope'))).code, grpc.status.UNAUTHENTICATED);
+    for (let i = 0; ; i++) {
+      const audit = await app.http('GET', '/api/v1/audit?type=auth_failure&limit=1000', undefined, bearer(ADMIN));
+      assert.equal(audit.status, 200, audit.text);
+      const seen = audit.body.items.map((e: any) => `${e.method} ${e.path} ${String(e.reason).split(':')[0]}`);
+      if (seen.includes('DELETE /api/v1/services/:name unauthenticated') && seen.includes('GET /api/v1/audit forbidden') && seen.includes('gRPC Registry/Get unauthenticated')) break;
+      assert.ok(i < 50, JSON.stringify(seen));
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  });
+
   it('accepts JWTs signed by the OIDC provider\'s keys, with roles from a claim', async () => {
     const editor = await jwt({ sub: 'alice', realm_access: { roles: ['editor', 'something-else'] } });
     const res = await app.http('POST', '/api/v1/services', service('svc-jwt'), bearer(editor));
