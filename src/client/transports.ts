@@ -7,18 +7,10 @@ import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { PROTO_DIR } from '../common/paths.js';
+import type { ConfigUpdateMessage } from '../model/resources.js';
 
 /** One update as the server sends it. */
-export interface WireUpdate {
-  namespace: string;
-  group: string;
-  name: string;
-  revision: number;
-  format: string;
-  content: string;
-  gray: boolean;
-  deleted: boolean;
-}
+export type WireUpdate = ConfigUpdateMessage;
 
 /** What a session asks for. */
 export interface SessionRequest {
@@ -89,7 +81,7 @@ export class GrpcTransport implements Transport {
       ended = true;
       h.ended(err);
     };
-    call.on('data', (u: WireUpdate & { synced?: boolean }) => (u.synced ? h.synced() : h.update(u)));
+    call.on('data', (u: WireUpdate) => (u.synced ? h.synced() : h.update(u)));
     call.on('error', (e: grpc.ServiceError) => end(e));
     call.on('end', () => end(new Error('the server ended the stream')));
     return {

@@ -3,20 +3,10 @@ import { Injectable } from '@nestjs/common';
 import type * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { PROTO_DIR } from '../common/paths.js';
+import type { ConfigUpdateMessage } from '../model/resources.js';
 
 /** switchyard.v1.ConfigUpdate as plain data. */
-export interface UpdateMessage {
-  namespace: string;
-  group: string;
-  name: string;
-  revision: number;
-  format: string;
-  content: string;
-  gray: boolean;
-  deleted: boolean;
-  /** Only on the marker that ends the initial state of a watch. */
-  synced?: boolean;
-}
+export type UpdateMessage = ConfigUpdateMessage;
 
 /** The config centre's protos (proto/switchyard/v1/config.proto) as a proto-loader definition. */
 export function configDefinition(): protoLoader.PackageDefinition {

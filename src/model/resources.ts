@@ -266,3 +266,20 @@ export interface ConfigRevisions {
   /** What the gray target is on, while a gray release runs. */
   gray?: number;
 }
+
+/** switchyard.v1.ConfigUpdate as plain data: one config as an instance should apply it (server and client library alike). */
+export interface ConfigUpdateMessage {
+  namespace: string;
+  group: string;
+  name: string;
+  /** The config version in which this content was written. */
+  revision: number;
+  format: string;
+  content: string;
+  /** The instance gets the gray release's candidate. */
+  gray: boolean;
+  /** The config is gone: drop it. */
+  deleted: boolean;
+  /** Only on the marker that ends the initial state of a watch. */
+  synced?: boolean;
+}
