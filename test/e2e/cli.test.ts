@@ -30,7 +30,7 @@ function freePort(): Promise<number> {
 }
 
 /** Runs the real `switchyard` binary (bin/switchyard.mjs) as a child process. */
-function cli(server: string, args: string[], opts: { stdin?: string; env?: Record<string, string> } = {}): Promise<Run> {
+function cli(server: string, args: string[], opts: { stdin?: string; env?: Record<string, string>; onOut?: (soFar: string) => void } = {}): Promise<Run> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [join(PACKAGE_ROOT, 'bin/switchyard.mjs'), '--server', server, ...args], {
       env: { ...process.env, NO_COLOR: '1', SWITCHYARD_ACTOR: 'cli-test', ...opts.env },
@@ -38,7 +38,10 @@ function cli(server: string, args: string[], opts: { stdin?: string; env?: Recor
     });
     let out = '';
     let err = '';
-    child.stdout.on('data', (b) => (out += b));
+    child.stdout.on('data', (b) => {
+      out += b;
+      opts.onOut?.(out);
+    });
     child.stderr.on('data', (b) => (err += b));
     child.stdin.end(opts.stdin ?? '');
     child.on('close', (code) => resolve({ code: code ?? -1, out, err }));
@@ -178,7 +181,11 @@ describe('the switchyard CLI, as a child process against a real control plane', 
     const ro = file('ro.yaml', 'kind: Rollout\nname: echo-v2\nspec: {service: echo, stable: v1, canary: v2, routes: [echo], steps: [{setWeight: 50}, {pause: {}}, {setWeight: 80}]}\n');
     assert.equal((await run(['apply', '-f', ro])).code, 0);
     await eventually(async () => assert.equal((await app.http('GET', '/api/v1/rollouts/echo-v2')).body.status.rollout?.phase, 'Paused'));
-    const watching = run(['rollout', 'status', 'echo-v2', '--watch', '--interval', '100']);
+    // Promote only once the watcher has shown the pause: a child process takes a while to start.
+    let sawPause!: () => void;
+    const paused = new Promise<void>((r) => (sawPause = r));
+    const watching = cli(app.base, ['rollout', 'status', 'echo-v2', '--watch', '--interval', '100'], { onOut: (o) => /^Phase:\s+Paused/m.test(o) && sawPause() });
+    await Promise.race([paused, watching]);
     const promote = await run(['rollout', 'promote', 'echo-v2']);
     assert.equal(promote.code, 0, promote.err);
     assert.match(promote.out, /rollout\/echo-v2 promote requested/);

@@ -170,8 +170,9 @@ describe('rollout analysis on live load reports (real grpc-js-xds client, LRS)',
     const stop = pace(client, 5, 2);
     try {
       await eventually(async () => {
-        const m = (await state('frozen'))?.lastAnalysis?.metrics?.[0];
-        assert.equal(m?.result, 'Unavailable', JSON.stringify(m));
+        const s = await state('frozen');
+        const m = s?.lastAnalysis?.metrics?.[0];
+        assert.equal(m?.result, 'Unavailable', JSON.stringify(s));
         assert.equal(m.value, null);
         assert.match(m.message, /load reports carry no latency/);
         // What is checked is the verdict, not how soon: the first analysis waits for the restart, the route write and an interval of reports.
