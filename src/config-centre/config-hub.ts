@@ -150,7 +150,7 @@ export class ConfigHub implements BeforeApplicationShutdown {
       const updates = this.evaluate(w, undefined, unsure);
       const sent = new Set(updates.map((u) => u.name));
       // What it already holds is not sent, but it is shown as watching.
-      for (const name of this.interesting(w)) if (!sent.has(name)) this.board.delivered(req.namespace, req.group, name, w.inst, w.transport, w.known.get(name), false);
+      for (const name of this.interesting(w)) if (!sent.has(name)) this.board.delivered(req.namespace, req.group, name, w.inst, w.transport, w.known.get(name), this.holdsGray(w, name));
       this.deliver(w, updates);
       await this.confirmAbsent(w, unsure);
       if (set!.has(w)) w.sink.synced?.();
@@ -257,6 +257,15 @@ export class ConfigHub implements BeforeApplicationShutdown {
   /** The config names a watcher follows now: its list, or every config of its scope. */
   private interesting(w: Watcher): string[] {
     return w.names ? [...w.names] : [...(this.configs.get(w.scope)?.keys() ?? [])];
+  }
+
+  /** Whether what the watcher holds of `name` is the gray candidate (undefined: this replica cannot tell). */
+  private holdsGray(w: Watcher, name: string): boolean | undefined {
+    const cfg = this.configs.get(w.scope)?.get(name);
+    const known = w.known.get(name);
+    if (!cfg || known === undefined) return undefined;
+    const eff = effectiveFor(cfg, this.selector(cfg, w.scope), configId(w.scope, name), w.inst);
+    return eff.revision === known ? eff.gray : undefined;
   }
 
   private update(w: Watcher, names: string[] | undefined): void {

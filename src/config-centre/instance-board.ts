@@ -66,11 +66,12 @@ export class InstanceBoard implements OnModuleInit, BeforeApplicationShutdown {
   }
 
   /** The instance was sent `revision` of a config (or told it is deleted), or is watching what it already holds. */
-  delivered(namespace: string, group: string, name: string, inst: Instance, transport: Transport, revision: number | undefined, gray: boolean): void {
+  delivered(namespace: string, group: string, name: string, inst: Instance, transport: Transport, revision: number | undefined, gray: boolean | undefined): void {
     if (!inst.id) return;
     const l = this.entry(namespace, group, name, inst, transport);
     l.entry.delivered = revision;
-    l.entry.gray = gray;
+    // Undefined: what it holds is not known to be either (it watches from a revision it already had).
+    if (gray !== undefined) l.entry.gray = gray;
     if (revision === undefined) delete l.entry.applied;
   }
 

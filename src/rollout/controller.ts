@@ -36,7 +36,8 @@ export class RolloutController implements OnApplicationBootstrap, OnApplicationS
   private readonly states = new Map<string, RolloutState>();
   private readonly busy = new Set<string>();
   /** Webhook results waiting to be fed back, per rollout. */
-  private readonly pending = new Map<string, RolloutEvent[]>();
+  /** Webhook answers waiting for the next tick, with the run (spec digest and start) they were called for. */
+  private readonly pending = new Map<string, { run: string; event: RolloutEvent }[]>();
   private readonly calling = new Set<string>();
   private timer?: NodeJS.Timeout;
   private leading = false;
@@ -110,14 +111,17 @@ export class RolloutController implements OnApplicationBootstrap, OnApplicationS
       await this.save(r.name, spec, undefined, state);
     } else if (state.specDigest !== digest) state = { ...state, specDigest: digest };
 
-    const events: RolloutEvent[] = [...(this.pending.get(r.name) ?? [])];
+    // An answer to a call made for an earlier run (a previous spec of this rollout) is not this run's.
+    const waiting = this.pending.get(r.name) ?? [];
     this.pending.delete(r.name);
+    const events: RolloutEvent[] = waiting.filter((p) => p.run === runOf(state!)).map((p) => p.event);
     if (spec.control && spec.control.id !== state.handled) events.push({ type: 'control', ...spec.control });
     const analysis = await this.analysisDue(r.name, spec, state, now);
     if (analysis) events.push(analysis);
     events.push({ type: 'tick' });
     // A gating webhook marked in flight that this process is not calling (a restart, a new leader): call it again.
-    if (state.webhook?.message === 'called' && !this.calling.has(r.name)) this.call(r.name, spec, state, state.webhook.hook as Hook);
+    // (Not when its answer is among this tick's events: then it was called, and has answered.)
+    if (state.webhook?.message === 'called' && !this.calling.has(r.name) && !events.some((e) => e.type === 'webhook')) this.call(r.name, spec, state, state.webhook.hook as Hook);
 
     for (const e of events) {
       const before = state;
@@ -163,12 +167,13 @@ export class RolloutController implements OnApplicationBootstrap, OnApplicationS
     if (!target) return;
     const gating = hook === 'preRollout' || hook === 'confirmPromotion';
     if (gating) this.calling.add(name);
+    const run = runOf(state);
     const body = { rollout: name, hook, phase: state.phase, step: state.step, weights: state.weights, service: spec.service, stable: spec.stable, canary: spec.canary, message: state.message };
     void callWebhook(target, body, this.config.HEALTH_ALLOW_LINK_LOCAL).then((res) => {
       if (gating) this.calling.delete(name);
       this.log.log(`rollout ${name}: webhook ${hook} ${res.ok ? 'passed' : 'refused'} (${res.message})`);
       const list = this.pending.get(name) ?? [];
-      list.push({ type: 'webhook', hook, ok: res.ok, message: res.message });
+      list.push({ run, event: { type: 'webhook', hook, ok: res.ok, message: res.message } });
       this.pending.set(name, list);
     });
   }
@@ -228,3 +233,6 @@ export class RolloutController implements OnApplicationBootstrap, OnApplicationS
     for (const p of ROLLOUT_PHASES) this.phaseGauge.remove({ rollout: name, phase: p });
   }
 }
+
+/** One run of a rollout: its spec and when it started (a re-applied spec after the end is a new run). */
+const runOf = (s: RolloutState) => `${s.specDigest}@${s.startedAt}`;
