@@ -3,15 +3,7 @@ import { join } from 'node:path';
 import type { WireUpdate } from './transports.js';
 
 /** What the cache keeps of a config: enough to start on it with the control plane down. */
-export interface CachedConfig {
-  namespace: string;
-  group: string;
-  name: string;
-  revision: number;
-  format: string;
-  content: string;
-  gray: boolean;
-}
+export type CachedConfig = Omit<WireUpdate, 'deleted' | 'synced'>;
 
 /**
  * The on-disk cache: one JSON file per config under

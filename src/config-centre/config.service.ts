@@ -3,14 +3,13 @@ import { Inject, Injectable } from '@nestjs/common';
 import { createTwoFilesPatch } from 'diff';
 import { AlreadyExists, Conflict, NotFound, PreconditionFailed, ValidationFailed } from '../common/errors.js';
 import type { ConfigGray, ConfigSpec, Resource, ResourceKey } from '../model/resources.js';
-import { CONFIG_NAME } from '../registry/dto/config.dto.js';
+import { CONFIG_NAME, CONFIG_NAME_MESSAGE, CONFIG_NAMESPACE, CONFIG_NAMESPACE_MESSAGE } from '../registry/dto/config.dto.js';
 import { type ListQuery, RegistryService, type WriteContext } from '../registry/registry.service.js';
 import { REGISTRY_STORE, type RegistryStore } from '../registry/store/registry-store.js';
 import { RegistryHistory } from '../registry/history.js';
 import type { InstancesDto } from './dto.js';
 import { InstanceBoard } from './instance-board.js';
 
-const NS = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 
 /** One revision in a config's history. */
 export interface HistoryEntry {
@@ -42,9 +41,9 @@ export class ConfigService {
 
   key(namespace: string, group: string, name: string): ResourceKey {
     const violations = [];
-    if (!NS.test(namespace)) violations.push({ field: 'namespace', message: 'must be a DNS-1123 label (lower-case letters, digits and "-", starting and ending with a letter or digit)' });
-    if (!CONFIG_NAME.test(group)) violations.push({ field: 'group', message: 'must be 1-128 letters, digits, ".", "_" or "-", starting with a letter or digit' });
-    if (!CONFIG_NAME.test(name)) violations.push({ field: 'name', message: 'must be 1-128 letters, digits, ".", "_" or "-", starting with a letter or digit' });
+    if (!CONFIG_NAMESPACE.test(namespace)) violations.push({ field: 'namespace', message: CONFIG_NAMESPACE_MESSAGE });
+    if (!CONFIG_NAME.test(group)) violations.push({ field: 'group', message: CONFIG_NAME_MESSAGE });
+    if (!CONFIG_NAME.test(name)) violations.push({ field: 'name', message: CONFIG_NAME_MESSAGE });
     if (violations.length) throw new ValidationFailed(violations);
     return { kind: 'Config', scope: `${namespace}/${group}`, name };
   }

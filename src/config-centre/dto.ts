@@ -2,11 +2,9 @@ import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min } from 'class-validator';
 import { Int, Str } from '../common/dto.js';
-import { CONFIG_NAME } from '../registry/dto/config.dto.js';
+import { CONFIG_NAME, CONFIG_NAME_MESSAGE, CONFIG_NAMESPACE, CONFIG_NAMESPACE_MESSAGE } from '../registry/dto/config.dto.js';
 
-const NS = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
-const NS_MESSAGE = 'must be a DNS-1123 label (lower-case letters, digits and "-", starting and ending with a letter or digit)';
-const NAME_MESSAGE = 'must be 1-128 letters, digits, ".", "_" or "-", starting with a letter or digit';
+const [NS, NS_MESSAGE, NAME_MESSAGE] = [CONFIG_NAMESPACE, CONFIG_NAMESPACE_MESSAGE, CONFIG_NAME_MESSAGE];
 const QInt = (min: number, max: number) => [Type(() => Number), IsInt({ message: 'must be an integer' }), Min(min, { message: `must be >= ${min}` }), Max(max, { message: `must be <= ${max}` })];
 const apply = (ds: PropertyDecorator[]): PropertyDecorator => (t, k) => ds.forEach((d) => d(t, k));
 

@@ -1,13 +1,11 @@
 import { Injectable } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { type FieldViolation, ValidationFailed } from '../common/errors.js';
-import { CONFIG_NAME } from '../registry/dto/config.dto.js';
+import { CONFIG_NAME, CONFIG_NAME_MESSAGE, CONFIG_NAMESPACE, CONFIG_NAMESPACE_MESSAGE } from '../registry/dto/config.dto.js';
+import { LABEL_KEY, LABEL_VALUE } from '../registry/label-selector.js';
 import { ConfigHub, type EncodedUpdate, type WatchHandle, type WatchRequest } from './config-hub.js';
 import type { Transport } from './instance-board.js';
 
-const NS = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
-const LABEL_KEY = /^([a-z0-9]([-a-z0-9.]*[a-z0-9])?\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
-const LABEL_VALUE = /^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$/;
 const SSE_PING_MS = 15_000;
 
 /** What a watch asks for, before checking. */
@@ -23,10 +21,10 @@ export interface RawWatch {
 /** Checks a watch request (gRPC or HTTP) and names every bad field. */
 export function checkWatch(raw: RawWatch, transport: Transport): WatchRequest {
   const v: FieldViolation[] = [];
-  if (!raw.namespace || !NS.test(raw.namespace)) v.push({ field: 'namespace', message: raw.namespace ? 'must be a DNS-1123 label' : 'is required' });
-  if (!raw.group || !CONFIG_NAME.test(raw.group)) v.push({ field: 'group', message: raw.group ? 'must be 1-128 letters, digits, ".", "_" or "-"' : 'is required' });
+  if (!raw.namespace || !CONFIG_NAMESPACE.test(raw.namespace)) v.push({ field: 'namespace', message: raw.namespace ? CONFIG_NAMESPACE_MESSAGE : 'is required' });
+  if (!raw.group || !CONFIG_NAME.test(raw.group)) v.push({ field: 'group', message: raw.group ? CONFIG_NAME_MESSAGE : 'is required' });
   const names = raw.names ?? [];
-  names.forEach((n, i) => CONFIG_NAME.test(n) || v.push({ field: `names[${i}]`, message: 'must be 1-128 letters, digits, ".", "_" or "-"' }));
+  names.forEach((n, i) => CONFIG_NAME.test(n) || v.push({ field: `names[${i}]`, message: CONFIG_NAME_MESSAGE }));
   if (names.length > 1000) v.push({ field: 'names', message: 'must list at most 1000 configs' });
   const instanceId = raw.instanceId ?? '';
   if (instanceId.length > 256) v.push({ field: 'instanceId', message: 'must be at most 256 characters' });

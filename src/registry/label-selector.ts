@@ -7,8 +7,9 @@ export interface LabelRequirement {
   values: string[];
 }
 
-const KEY = /^([a-z0-9]([-a-z0-9.]*[a-z0-9])?\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
-const VALUE = /^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$/;
+/** A label key (optionally prefixed) and a label value, Kubernetes syntax. */
+export const LABEL_KEY = /^([a-z0-9]([-a-z0-9.]*[a-z0-9])?\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
+export const LABEL_VALUE = /^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$/;
 
 /**
  * Parses `version=v2,tier!=db,canary,!legacy,env in (a,b),zone notin (z1)`.
@@ -46,8 +47,8 @@ function parseTerm(t: string, whole: string): LabelRequirement {
   } else {
     throw bad(`cannot parse ${JSON.stringify(t)}`);
   }
-  if (!KEY.test(req.key)) throw bad(`invalid label key ${JSON.stringify(req.key)}`);
-  for (const v of req.values) if (!VALUE.test(v) || v.length > 63) throw bad(`invalid label value ${JSON.stringify(v)}`);
+  if (!LABEL_KEY.test(req.key)) throw bad(`invalid label key ${JSON.stringify(req.key)}`);
+  for (const v of req.values) if (!LABEL_VALUE.test(v) || v.length > 63) throw bad(`invalid label value ${JSON.stringify(v)}`);
   return req;
 }
 

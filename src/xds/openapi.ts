@@ -102,34 +102,29 @@ export class RefusedResourceDto {
   @ApiProperty({ type: [String] }) violations!: string[];
 }
 
-/** The dry run of an apply, as what proxies would be sent. */
-export class PreviewResultDto extends ApplyResultDto {
-  @ApiProperty({
+/** The xDS part of a dry run's answer (documented once for apply previews and rollback previews). */
+function documentXdsPreview(cls: Function, issues: string): void {
+  ApiProperty({
     type: 'object',
     additionalProperties: { type: 'object', properties: Object.fromEntries(XDS_TYPES.map((t) => [t, { $ref: getSchemaPath(TypeDiffDto) }])), additionalProperties: false },
     description: 'per node group, then per xDS type; groups and types with no change are left out',
-  })
+  })(cls.prototype, 'xds');
+  ApiProperty({ type: [RefusedResourceDto], description: 'resources Envoy\'s rules would refuse (they would not be sent)' })(cls.prototype, 'refused');
+  ApiProperty({ type: [TranslationIssueDto], description: issues })(cls.prototype, 'issues');
+}
+
+/** The dry run of an apply, as what proxies would be sent. */
+export class PreviewResultDto extends ApplyResultDto {
   xds!: Record<string, Record<string, TypeDiffDto>>;
-
-  @ApiProperty({ type: [RefusedResourceDto], description: 'resources Envoy\'s rules would refuse (they would not be sent)' })
   refused!: RefusedResourceDto[];
-
-  @ApiProperty({ type: [TranslationIssueDto], description: 'translation problems the candidate has that the current state has not' })
   issues!: TranslationIssueDto[];
 }
+documentXdsPreview(PreviewResultDto, 'translation problems the candidate has that the current state has not');
 
 /** A rollback's dry run, as what proxies would be sent. */
 export class RollbackPreviewDto extends RollbackResultDto {
-  @ApiProperty({
-    type: 'object',
-    additionalProperties: { type: 'object', properties: Object.fromEntries(XDS_TYPES.map((t) => [t, { $ref: getSchemaPath(TypeDiffDto) }])), additionalProperties: false },
-    description: 'per node group, then per xDS type; groups and types with no change are left out',
-  })
   xds!: Record<string, Record<string, TypeDiffDto>>;
-
-  @ApiProperty({ type: [RefusedResourceDto], description: 'resources Envoy\'s rules would refuse (they would not be sent)' })
   refused!: RefusedResourceDto[];
-
-  @ApiProperty({ type: [TranslationIssueDto], description: 'translation problems the rolled-back state has that the current state has not' })
   issues!: TranslationIssueDto[];
 }
+documentXdsPreview(RollbackPreviewDto, 'translation problems the rolled-back state has that the current state has not');

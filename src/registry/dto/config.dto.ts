@@ -6,7 +6,11 @@ import { CONFIG_FORMATS } from '../../model/resources.js';
 
 /** Config names and groups: letters, digits, '.', '_' and '-' (Nacos dataIds such as order-service.yaml). */
 export const CONFIG_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
-const NAME_MESSAGE = 'must be 1-128 letters, digits, ".", "_" or "-", starting with a letter or digit';
+export const CONFIG_NAME_MESSAGE = 'must be 1-128 letters, digits, ".", "_" or "-", starting with a letter or digit';
+const NAME_MESSAGE = CONFIG_NAME_MESSAGE;
+/** Config namespaces: DNS-1123 labels of at most 63 characters. */
+export const CONFIG_NAMESPACE = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+export const CONFIG_NAMESPACE_MESSAGE = 'must be a DNS-1123 label (lower-case letters, digits and "-", starting and ending with a letter or digit)';
 
 export class GrayTargetDto {
   @ApiPropertyOptional({
