@@ -25,6 +25,9 @@ export interface AnalysisResult {
   /** Requests the canary completed in the interval (from load reports). */
   canaryRequests: number;
   stableRequests: number;
+  /** Percent of the interval's canary (stable) requests that succeeded; null with no requests. */
+  canarySuccessRate?: number | null;
+  stableSuccessRate?: number | null;
   metrics: MetricResult[];
   message: string;
 }
@@ -67,4 +70,16 @@ export interface RolloutState {
   startedAt: string;
   finishedAt?: string;
   history: RolloutTransition[];
+  /** Weight and success rates over time (the dashboard's charts): one point per weight change and per analysis, newest last, capped. */
+  timeline?: TimelinePoint[];
+}
+
+/** One point of a rollout's timeline. */
+export interface TimelinePoint {
+  at: string;
+  canaryWeight: number;
+  /** Success rates of the analysis at this point; absent on a weight change. */
+  canarySuccessRate?: number | null;
+  stableSuccessRate?: number | null;
+  result?: AnalysisResult['result'];
 }

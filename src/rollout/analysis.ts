@@ -33,7 +33,11 @@ export function analyse(spec: NonNullable<RolloutSpec['analysis']>, canary: Coun
       : result === 'Inconclusive'
         ? metrics.filter((m) => m.result === 'Inconclusive').map((m) => `${m.name}: ${m.message}`).join('; ')
         : `every metric passed over ${canaryRequests} canary request(s)`;
-  return { at, result, canaryRequests, stableRequests, metrics, message };
+  const pct = (c: Counts) => {
+    const r = rate(c);
+    return r === null ? null : round(r);
+  };
+  return { at, result, canaryRequests, stableRequests, canarySuccessRate: pct(canary), stableSuccessRate: pct(stable), metrics, message };
 }
 
 function judge(m: RolloutMetric, canary: Counts, stable: Counts, query: QueryValue | undefined, enough: boolean): MetricResult {

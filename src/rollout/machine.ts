@@ -58,7 +58,21 @@ export function reduce(spec: RolloutSpec, prev: RolloutState, event: RolloutEven
   const m = new Machine(spec, structuredClone(prev), now);
   m.handle(event);
   m.run();
+  record(prev, m.state, now);
   return { state: m.state, effects: m.effects };
+}
+
+const TIMELINE = 240;
+
+/** Appends a timeline point when the weights moved or a new analysis was taken. */
+function record(prev: RolloutState, s: RolloutState, now: number): void {
+  const analysed = s.lastAnalysis !== undefined && s.lastAnalysis.at !== prev.lastAnalysis?.at ? s.lastAnalysis : undefined;
+  if (!analysed && s.weights.canary === prev.weights.canary) return;
+  const a = analysed;
+  const point = a
+    ? { at: a.at, canaryWeight: s.weights.canary, canarySuccessRate: a.canarySuccessRate ?? null, stableSuccessRate: a.stableSuccessRate ?? null, result: a.result }
+    : { at: iso(now), canaryWeight: s.weights.canary };
+  s.timeline = [...(s.timeline ?? []), point].slice(-TIMELINE);
 }
 
 class Machine {

@@ -50,6 +50,23 @@ function driver(spec: RolloutSpec, start = 0) {
 }
 
 describe('rollout state machine (injected clock)', () => {
+  it('keeps a timeline: one point per weight change and per analysis, with both success rates', () => {
+    const spec: RolloutSpec = { ...SPEC, steps: [{ setWeight: 20 }, { pause: { seconds: 10 } }, { setWeight: 60 }, { pause: {} }] };
+    const d = driver(spec);
+    d.tick();
+    assert.deepEqual(d.state.timeline, [{ at: new Date(0).toISOString(), canaryWeight: 20 }]);
+    d.at(5_000).tick();
+    assert.equal(d.state.timeline?.length, 1, 'a tick that moves nothing adds no point');
+    const c = { succeeded: 95, errored: 5 };
+    const st = { succeeded: 899, errored: 1 };
+    d.at(10_000).send({ type: 'analysis', result: analyse(spec.analysis!, c, st, {}, new Date(10_000).toISOString()) });
+    const [, analysed, moved] = d.state.timeline!;
+    assert.deepEqual(analysed, { at: new Date(10_000).toISOString(), canaryWeight: 20, canarySuccessRate: 95, stableSuccessRate: 99.89, result: 'Failed' });
+    assert.equal(moved, undefined, 'the failed analysis did not advance the step');
+    d.at(20_000).analysis('Successful');
+    assert.deepEqual(d.state.timeline!.map((p) => p.canaryWeight), [20, 20, 60]);
+  });
+
   it('walks every step: header route, timed pauses gated by analysis, a manual pause, then promotion', () => {
     const d = driver(SPEC);
     assert.equal(d.state.phase, 'Pending');
