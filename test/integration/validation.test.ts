@@ -163,6 +163,12 @@ describe('validation: every bad input is a 400 naming the field, and nothing is 
     const ok = await app.http('POST', '/api/v1/apply', [tracing, logs, { ...listener, spec: { ...listener.spec, policies: ['traces', 'logs'] } }]);
     assert.equal(ok.status, 200, ok.text);
     assert.deepEqual((await app.http('GET', '/api/v1/listeners/edge')).body.spec.policies, ['traces', 'logs']);
+    // A Listener's policies are references like a Service's: refused while referenced, or removed from it by a cascade.
+    const referenced = await app.http('DELETE', '/api/v1/policies/logs');
+    assert.equal(referenced.status, 409, referenced.text);
+    assert.deepEqual(referenced.body.referrers.map((r: { kind: string; name: string }) => `${r.kind}/${r.name}`), ['Listener/edge']);
+    assert.equal((await app.http('DELETE', '/api/v1/policies/logs?cascade=true')).status, 200);
+    assert.deepEqual((await app.http('GET', '/api/v1/listeners/edge')).body.spec.policies, ['traces']);
   });
 
   it('reports every bad field at once', async () => {

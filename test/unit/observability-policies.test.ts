@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { PACKAGE_ROOT } from '../../src/common/paths.js';
 import type { Resource } from '../../src/model/resources.js';
 import { POLICY_KINDS } from '../../src/policies/index.js';
 import { parseResource } from '../../src/registry/validation.js';
@@ -8,6 +10,7 @@ import { buildIR } from '../../src/translate/ir.js';
 import { translateGroup } from '../../src/translate/xds.js';
 import { encodeResource } from '../../src/xds/cache/envoy-protos.js';
 import { validateEncoded } from '../../src/xds/cache/pgv.js';
+import { loadResources } from '../support/golden.js';
 
 const res = (doc: object): Resource => ({ ...parseResource(doc).input, version: 1, createdAt: '', updatedAt: '', status: {} });
 
@@ -42,5 +45,19 @@ describe('tracing and accessLog rendering', () => {
   it('a proxyless API listener is the same with or without the policies on its Route', () => {
     const proxyless = { kind: 'proxyless' as const, cluster: '' };
     assert.deepEqual(lds(proxyless, ['traces', 'file']), lds(proxyless, []));
+  });
+
+  it('examples/observability.yaml on top of the quick start: traced and logged, nothing reported, valid by Envoy rules', () => {
+    const extra = loadResources(join(PACKAGE_ROOT, 'examples/observability.yaml'));
+    const all = [...loadResources(join(PACKAGE_ROOT, 'examples/quick-start.yaml')).filter((r) => !extra.some((x) => x.kind === r.kind && x.name === r.name)), ...extra];
+    const ir = buildIR({ revision: 1, resources: all }, POLICY_KINDS);
+    const out = translateGroup(ir, { kind: 'envoy', cluster: 'default' }, POLICY_KINDS);
+    assert.deepEqual([...ir.issues, ...out.issues], []);
+    assert.ok(out.resources[TYPE.cluster].some((c) => c.name === 'otel-collector'));
+    const l = out.resources[TYPE.listener][0].resource as any;
+    const hcm = l.filter_chains[0].filters[0].typed_config;
+    assert.equal(hcm.tracing.provider.typed_config.grpc_service.envoy_grpc.cluster_name, 'otel-collector');
+    assert.deepEqual(hcm.access_log.map((a: any) => a.name), ['envoy.access_loggers.stdout']);
+    assert.deepEqual(validateEncoded(TYPE.listener, encodeResource(TYPE.listener, l)), []);
   });
 });
