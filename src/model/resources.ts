@@ -175,6 +175,8 @@ export interface ListenerSpec {
   port: number;
   protocol: Protocol;
   routes: string[];
+  /** Connection-manager policies (e.g. tracing, accessLog) of this listener. */
+  policies?: string[];
 }
 
 /** A Policy's spec: its `type`, and the settings under a field of the same name. Types live in src/policies. */

@@ -1,3 +1,4 @@
+import { accessLogPolicy } from './access-log/access-log.policy.js';
 import { circuitBreakerPolicy } from './circuit-breaker/circuit-breaker.policy.js';
 import { faultInjectionPolicy } from './fault-injection/fault-injection.policy.js';
 import { healthCheckPolicy } from './health-check/health-check.policy.js';
@@ -7,6 +8,7 @@ import type { PolicyKind } from './policy-kind.js';
 import { rateLimitPolicy } from './rate-limit/rate-limit.policy.js';
 import { retryPolicy } from './retry/retry.policy.js';
 import { timeoutPolicy } from './timeout/timeout.policy.js';
+import { tracingPolicy } from './tracing/tracing.policy.js';
 
 /** Every policy type, in plugin order. Adding a type is its folder plus one line here. */
 export const POLICY_KINDS: readonly PolicyKind[] = [
@@ -18,6 +20,8 @@ export const POLICY_KINDS: readonly PolicyKind[] = [
   outlierDetectionPolicy,
   loadBalancerPolicy,
   healthCheckPolicy,
+  tracingPolicy,
+  accessLogPolicy,
 ].sort((a, b) => a.order - b.order);
 
 /** The `spec.type` values a Policy may have. */

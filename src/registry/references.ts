@@ -31,9 +31,12 @@ export function outgoingRefs(r: ResourceInput, path = 'spec'): Reference[] {
       s.policies?.forEach((p, i) => out.push({ field: `${path}.policies[${i}]`, kind: 'Policy', name: p }));
       break;
     }
-    case 'Listener':
-      (r.spec as unknown as ListenerSpec).routes.forEach((n, i) => out.push({ field: `${path}.routes[${i}]`, kind: 'Route', name: n }));
+    case 'Listener': {
+      const s = r.spec as unknown as ListenerSpec;
+      s.routes.forEach((n, i) => out.push({ field: `${path}.routes[${i}]`, kind: 'Route', name: n }));
+      s.policies?.forEach((p, i) => out.push({ field: `${path}.policies[${i}]`, kind: 'Policy', name: p }));
       break;
+    }
     case 'Rollout': {
       const s = r.spec as unknown as RolloutSpec;
       out.push({ field: `${path}.service`, kind: 'Service', name: s.service, subset: s.stable, subsetField: `${path}.stable` });
@@ -67,6 +70,7 @@ export function referrerQueries(kind: Kind, name: string, subset?: string): { ki
       return [
         { kind: 'Service', fragment: { policies: [name] } },
         { kind: 'Route', fragment: { policies: [name] } },
+        { kind: 'Listener', fragment: { policies: [name] } },
       ];
     default:
       return [];

@@ -361,7 +361,7 @@ export class RegistryService {
           violations.push({ field: at(w.prefix, ref.subsetField ?? ref.field), message: `Service ${ref.name} has no subset ${ref.subset}` });
         } else if (ref.kind === 'Policy') {
           const type = (target.spec as PolicySpec).type;
-          const kind = w.input.kind as 'Service' | 'Route';
+          const kind = w.input.kind as 'Service' | 'Route' | 'Listener';
           if (!policyKind(type)?.attachTo.includes(kind))
             violations.push({ field, message: `Policy ${ref.name} has type ${type}, which cannot be attached to a ${kind}` });
         }

@@ -88,7 +88,7 @@ export function semanticViolations(r: ResourceInput, path: string): FieldViolati
     case 'Route':
       return routeRules(r.spec as unknown as RouteSpec, path);
     case 'Listener':
-      return duplicates((r.spec as unknown as ListenerSpec).routes, `${path}.routes`);
+      return [...duplicates((r.spec as unknown as ListenerSpec).routes, `${path}.routes`), ...duplicates((r.spec as unknown as ListenerSpec).policies, `${path}.policies`)];
     case 'Policy':
       return policyRules(r.spec as PolicySpec, path);
     case 'Rollout':

@@ -49,8 +49,9 @@ export function buildIR(input: TranslateInput, plugins: readonly PolicyPlugin[])
     durableBySvc.set(ep.service!, list);
   }
 
-  // Clusters only for what routes use: a service is sent when some route points at it.
+  // Clusters only for what routes use (and connection-manager settings, e.g. a trace collector): a service is sent when something points at it.
   const used = usedClusters(routes);
+  for (const c of resolver.extraClusters([...routes, ...listeners])) used.add(c);
   // A rollout judges its stable and canary subsets on the load their clients report.
   const reported = new Set(of<RolloutSpec>('Rollout').flatMap((r) => [clusterName(r.spec.service, r.spec.stable), clusterName(r.spec.service, r.spec.canary)]));
   const clusters: IrCluster[] = [];
@@ -82,9 +83,11 @@ export function buildIR(input: TranslateInput, plugins: readonly PolicyPlugin[])
       }
     });
     if (!domains.length) continue;
+    const cm = resolver.forRoute(r);
     virtualHosts.push({
       name: r.name,
       domains: domains.sort(),
+      ...(cm ? { policies: cm } : {}),
       routes: r.spec.rules.map((rule, i) => {
         const p = resolver.forRule(r, rule, svcByName);
         return {
@@ -97,6 +100,7 @@ export function buildIR(input: TranslateInput, plugins: readonly PolicyPlugin[])
     });
   }
   const vhNames = new Set(virtualHosts.map((v) => v.name));
+  const routeByName = new Map(routes.map((r) => [r.name, r]));
 
   const irListeners: IrListener[] = [];
   const bound = new Map<string, string>();
@@ -111,17 +115,20 @@ export function buildIR(input: TranslateInput, plugins: readonly PolicyPlugin[])
       continue;
     }
     bound.set(at, l.name);
+    const served = l.spec.routes.filter((r) => vhNames.has(r)).sort();
+    const cm = resolver.forListener(l, served.map((n) => routeByName.get(n)!), issues);
     irListeners.push({
       name: l.name,
       group: l.spec.group,
       address: l.spec.address,
       port: l.spec.port,
       protocol: l.spec.protocol,
-      virtualHosts: l.spec.routes.filter((r) => vhNames.has(r)).sort(),
+      virtualHosts: served,
+      ...(cm ? { policies: cm } : {}),
     });
   }
 
-  issues.push(...resolver.issues(services, routes));
+  issues.push(...resolver.issues([...services, ...routes, ...listeners]));
   return { revision: input.revision, clusters: clusters.sort(byName), virtualHosts, listeners: irListeners, issues: sortIssues([...issues, ...Object.values(endpointIssues).flat()]), endpointIssues };
 }
 
@@ -259,7 +266,7 @@ class PolicyResolver {
     plugins: readonly PolicyPlugin[],
   ) {
     this.byType = new Map(plugins.map((p) => [p.type, p]));
-    this.routeTypes = new Set(plugins.filter((p) => p.attachTo.includes('Route') || p.route).map((p) => p.type));
+    this.routeTypes = new Set(plugins.filter((p) => (p.attachTo.includes('Route') && !p.connectionManager) || p.route).map((p) => p.type));
   }
 
   /** Policies attached to a service that decorate its clusters, by type (route-level types go to its routes instead). */
@@ -288,12 +295,42 @@ class PolicyResolver {
   /** Types kept on clusters: those with a cluster hook, and service-only types (so the IR shows them even before they render). */
   private clusterTypes(type: string): boolean {
     const p = this.byType.get(type);
-    return !p || !!p.cluster || !!p.loadAssignment || !this.routeTypes.has(type);
+    return !p || !!p.cluster || !!p.loadAssignment || (!this.routeTypes.has(type) && !p.connectionManager);
+  }
+
+  /** A Route's connection-manager policies (what its hosts' proxyless API listeners are rendered with). */
+  forRoute(route: Resource<RouteSpec>): PolicyMap | undefined {
+    return this.attached(route.spec.policies, 'listener');
+  }
+
+  /**
+   * A Listener's connection-manager policies: for each type, its own Policy,
+   * else the first of its routes' (by route name). A connection manager has
+   * one setting of a type: another route's different Policy is reported as
+   * overridden rather than silently dropped.
+   */
+  forListener(l: Resource<ListenerSpec>, routes: Resource<RouteSpec>[], issues: TranslationIssue[]): PolicyMap | undefined {
+    const out: PolicyMap = { ...this.attached(l.spec.policies, 'listener') };
+    const from = new Map(Object.keys(out).map((t) => [t, `its own Policy ${out[t].policy}`]));
+    for (const r of routes)
+      for (const [type, p] of Object.entries(this.attached(r.spec.policies, 'listener') ?? {})) {
+        if (!out[type]) {
+          out[type] = p;
+          from.set(type, `Policy ${p.policy} of Route ${r.name}`);
+        } else if (out[type].policy !== p.policy)
+          issues.push({ kind: 'Policy', name: p.policy!, severity: 'warning', reason: 'Overridden', message: `Listener ${l.name} serves Route ${r.name} with ${from.get(type)}: one ${type} policy applies per listener` });
+      }
+    return Object.keys(out).length ? sortByOrder(out, this.byType) : undefined;
+  }
+
+  /** Clusters that connection-manager policies attached to these resources send to (see PolicyPlugin.clusters). */
+  extraClusters(attachedTo: Resource<{ policies?: string[] }>[]): string[] {
+    return attachedTo.flatMap((r) => Object.entries(this.attached(r.spec.policies, 'listener') ?? {}).flatMap(([type, p]) => this.byType.get(type)?.clusters?.(p.settings) ?? []));
   }
 
   /** NotRendered for every attached policy whose type no plugin renders yet. */
-  issues(services: Resource<ServiceSpec>[], routes: Resource<RouteSpec>[]): TranslationIssue[] {
-    const attached = new Set([...services, ...routes].flatMap((r) => r.spec.policies ?? []));
+  issues(holders: Resource<{ policies?: string[] }>[]): TranslationIssue[] {
+    const attached = new Set(holders.flatMap((r) => r.spec.policies ?? []));
     const out: TranslationIssue[] = [];
     for (const name of [...attached].sort()) {
       const p = this.policies.get(name);
@@ -305,15 +342,20 @@ class PolicyResolver {
     return out;
   }
 
+  private decorates(type: string, target: 'cluster' | 'route' | 'listener'): boolean {
+    if (target === 'listener') return !!this.byType.get(type)?.connectionManager;
+    return target === 'route' ? this.routeTypes.has(type) : this.clusterTypes(type);
+  }
+
   /** Attached policies by type (the first of a type wins), of the types that decorate `target`. */
-  private attached(names: string[] | undefined, target: 'cluster' | 'route'): PolicyMap | undefined {
+  private attached(names: string[] | undefined, target: 'cluster' | 'route' | 'listener'): PolicyMap | undefined {
     if (!names?.length) return undefined;
     const key = `${target}\u0000${names.join('\u0000')}`;
     if (this.memo.has(key)) return this.memo.get(key);
     const out: PolicyMap = {};
     for (const name of names) {
       const p = this.policies.get(name);
-      if (!p || out[p.spec.type] || !(target === 'route' ? this.routeTypes.has(p.spec.type) : this.clusterTypes(p.spec.type))) continue;
+      if (!p || out[p.spec.type] || !this.decorates(p.spec.type, target)) continue;
       out[p.spec.type] = { policy: name, settings: (p.spec[p.spec.type] ?? {}) as Record<string, unknown> };
     }
     const result = Object.keys(out).length ? sortByOrder(out, this.byType) : undefined;

@@ -1,5 +1,5 @@
 import type { RouteRule } from '../model/resources.js';
-import type { IrCluster, IrRoute, IrVirtualHost, NodeGroup } from './types.js';
+import type { IrCluster, IrListener, IrRoute, IrVirtualHost, NodeGroup } from './types.js';
 
 /** Envoy JSON (proto3 JSON with snake_case names), as plugins receive and return it. */
 export type Json = Record<string, any>;
@@ -22,6 +22,8 @@ export interface RenderContext<T> {
   ir: T;
   /** Reports a problem onto the Policy the settings came from (or the Route, for inline settings). */
   report(issue: PluginIssue): void;
+  /** A cluster of this snapshot by name (for settings that point at one, e.g. a trace collector). */
+  cluster(name: string): IrCluster | undefined;
 }
 
 /**
@@ -36,9 +38,12 @@ export interface PolicyPlugin {
   /**
    * Where a Policy of this type may be attached. Types attachable to routes
    * apply per route rule; attached to a service, they apply to the rules that
-   * send only to that service (a route's own settings win).
+   * send only to that service (a route's own settings win). Types with a
+   * `connectionManager` hook apply per connection manager: attached to a
+   * Listener, to its own; attached to a Route, to those of the listeners
+   * serving it (the Listener's own Policy wins).
    */
-  attachTo: readonly ('Service' | 'Route')[];
+  attachTo: readonly ('Service' | 'Route' | 'Listener')[];
   /**
    * The settings a route rule gives inline for this type: a shorthand that
    * means the same as an attached Policy and wins over it. `attached` is what
@@ -60,6 +65,18 @@ export interface PolicyPlugin {
   /** Decorates an Envoy VirtualHost with the settings of the Route resource it comes from. */
   virtualHost?(out: Json, settings: any, ctx: RenderContext<IrVirtualHost>): Json;
   /**
+   * Decorates an HttpConnectionManager: an Envoy listener's (ctx.ir is its
+   * IrListener), or a proxyless client's API listener for one host of a Route
+   * (ctx.ir is the IrVirtualHost), where a type gRPC clients do not honour
+   * must render nothing and say so.
+   */
+  connectionManager?(out: Json, settings: any, ctx: RenderContext<IrListener | IrVirtualHost>): Json;
+  /**
+   * Clusters these settings send to besides the routes' (e.g. a trace
+   * collector): translated and sent with the listeners that use the settings.
+   */
+  clusters?(settings: any): string[];
+  /**
    * HTTP filters this type needs in a connection manager whose routes use it,
    * placed before the router in plugin order. Return [] when the group cannot take one.
    */
@@ -67,4 +84,4 @@ export interface PolicyPlugin {
 }
 
 /** Whether a plugin renders anything at all (a type without hooks is stored only). */
-export const renders = (p: PolicyPlugin) => !!(p.cluster || p.route || p.virtualHost || p.httpFilters || p.loadAssignment);
+export const renders = (p: PolicyPlugin) => !!(p.cluster || p.route || p.virtualHost || p.httpFilters || p.loadAssignment || p.connectionManager);

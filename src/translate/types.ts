@@ -101,6 +101,8 @@ export interface IrVirtualHost {
   name: string;
   domains: string[];
   routes: IrRoute[];
+  /** Connection-manager policies attached to the Route (rendered for proxyless clients' API listeners, which honour none). */
+  policies?: PolicyMap;
 }
 
 export interface IrListener {
@@ -110,6 +112,8 @@ export interface IrListener {
   port: number;
   protocol: ListenerSpec['protocol'];
   virtualHosts: string[];
+  /** Connection-manager policies: the Listener's own, else those of its routes. */
+  policies?: PolicyMap;
 }
 
 /** The intermediate model: registry semantics resolved, no Envoy types yet. */

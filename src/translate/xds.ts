@@ -1,7 +1,7 @@
 import type { HeaderMatch, RouteMatch } from '../model/resources.js';
 import { ADS, duration, HCM_TYPE, HTTP_PROTOCOL_OPTIONS, ROUTER_TYPE, TYPE, type TypeUrl } from './envoy-types.js';
 import type { Json, PolicyPlugin, PluginIssue, RenderContext } from './plugin.js';
-import type { IR, IrCluster, IrRoute, IrVirtualHost, NodeGroup, Owner, PolicyMap, TranslationIssue } from './types.js';
+import type { IR, IrCluster, IrListener, IrRoute, IrVirtualHost, NodeGroup, Owner, PolicyMap, TranslationIssue } from './types.js';
 
 /** One xDS resource as proto3-style JSON with snake_case names. */
 export interface NamedResource {
@@ -21,23 +21,27 @@ export type GroupResources = Record<TypeUrl, NamedResource[]>;
  * Policy plugins decorate clusters and routes in their order; translation itself names no policy type.
  */
 export function translateGroup(ir: IR, group: NodeGroup, plugins: readonly PolicyPlugin[]): { resources: GroupResources; issues: TranslationIssue[] } {
-  const r = new GroupRenderer(group, [...plugins].sort((a, b) => a.order - b.order));
+  const r = new GroupRenderer(group, [...plugins].sort((a, b) => a.order - b.order), ir.clusters);
   const vhByName = new Map(ir.virtualHosts.map((v) => [v.name, v]));
   const listeners: NamedResource[] = [];
   const routes: NamedResource[] = [];
   const usedVhosts: IrVirtualHost[] = [];
+  // Clusters the listeners' own settings send to (e.g. a trace collector).
+  const extra: string[] = [];
 
   if (group.kind === 'proxyless') {
     for (const vh of ir.virtualHosts) {
       usedVhosts.push(vh);
       for (const host of vh.domains) {
         const owner: Owner = { kind: 'Route', name: vh.name };
-        listeners.push({ name: host, owner, needs: [host], resource: { name: host, api_listener: { api_listener: r.hcm(host, host, [vh]) } } });
+        const hcm = r.hcm(host, host, [vh], vh.policies, vh, owner);
+        listeners.push({ name: host, owner, needs: [host], resource: { name: host, api_listener: { api_listener: hcm } } });
         routes.push({ name: host, owner, needs: clustersOf([vh]), resource: { name: host, virtual_hosts: [r.virtualHost({ ...vh, domains: [host] })] } });
       }
     }
   } else {
     for (const l of ir.listeners.filter((x) => x.group === group.cluster)) {
+      extra.push(...r.clustersFor(l.policies));
       const vhs = l.virtualHosts.map((n) => vhByName.get(n)!).filter(Boolean);
       usedVhosts.push(...vhs);
       const owner: Owner = { kind: 'Listener', name: l.name };
@@ -48,14 +52,14 @@ export function translateGroup(ir: IR, group: NodeGroup, plugins: readonly Polic
         resource: {
           name: l.name,
           address: { socket_address: { address: l.address, port_value: l.port } },
-          filter_chains: [{ filters: [{ name: 'envoy.filters.network.http_connection_manager', typed_config: r.hcm(l.name, l.name, vhs) }] }],
+          filter_chains: [{ filters: [{ name: 'envoy.filters.network.http_connection_manager', typed_config: r.hcm(l.name, l.name, vhs, l.policies, l, owner) }] }],
         },
       });
       routes.push({ name: l.name, owner, needs: clustersOf(vhs), resource: { name: l.name, virtual_hosts: vhs.map((vh) => r.virtualHost(vh)) } });
     }
   }
 
-  const wanted = new Set(clustersOf(usedVhosts));
+  const wanted = new Set([...clustersOf(usedVhosts), ...extra]);
   const clusters = ir.clusters.filter((c) => wanted.has(c.name));
   const svc = (c: IrCluster): Owner => ({ kind: 'Service', name: c.service });
   return {
@@ -73,17 +77,27 @@ export function translateGroup(ir: IR, group: NodeGroup, plugins: readonly Polic
 class GroupRenderer {
   private readonly reported = new Map<string, TranslationIssue>();
 
+  private readonly clusterByName: Map<string, IrCluster>;
+
   constructor(
     private readonly group: NodeGroup,
     private readonly plugins: PolicyPlugin[],
-  ) {}
+    clusters: readonly IrCluster[] = [],
+  ) {
+    this.clusterByName = new Map(clusters.map((c) => [c.name, c]));
+  }
+
+  /** Clusters that the connection-manager settings in `policies` send to. */
+  clustersFor(policies: PolicyMap | undefined): string[] {
+    return policies ? this.plugins.flatMap((p) => (policies[p.type] && p.clusters ? p.clusters(policies[p.type].settings) : [])) : [];
+  }
 
   issues(): TranslationIssue[] {
     return [...this.reported.values()];
   }
 
   /** Runs `hook` of every plugin whose type is in `policies`, in order. */
-  private decorate<T>(out: Json, policies: PolicyMap | undefined, ir: T, hook: 'cluster' | 'route' | 'virtualHost' | 'loadAssignment', fallback: Owner & { field?: string }): Json {
+  private decorate<T>(out: Json, policies: PolicyMap | undefined, ir: T, hook: 'cluster' | 'route' | 'virtualHost' | 'loadAssignment' | 'connectionManager', fallback: Owner & { field?: string }): Json {
     if (!policies) return out;
     for (const p of this.plugins) {
       const fn = p[hook] as ((o: Json, s: unknown, c: RenderContext<T>) => Json) | undefined;
@@ -92,7 +106,7 @@ class GroupRenderer {
       // Inline settings win over the Policy's, so their problems are the route's.
       const owner = resolved.policy && !resolved.inline ? { kind: 'Policy' as const, name: resolved.policy } : fallback;
       const at = resolved.policy && !resolved.inline ? `spec.${p.type}` : fallback.field && p.inlineField ? `${fallback.field}.${p.inlineField}` : fallback.field;
-      out = fn(out, resolved.settings, { group: this.group, ir, report: (i) => this.report(owner, at, i, owner === fallback) });
+      out = fn(out, resolved.settings, { group: this.group, ir, report: (i) => this.report(owner, at, i, owner === fallback), cluster: (n) => this.clusterByName.get(n) });
     }
     return out;
   }
@@ -126,17 +140,18 @@ class GroupRenderer {
     return { name: c.name, owner: { kind: 'Service', name: c.service }, resource: out };
   }
 
-  hcm(statPrefix: string, routeConfigName: string, vhs: IrVirtualHost[]): Json {
+  hcm(statPrefix: string, routeConfigName: string, vhs: IrVirtualHost[], policies: PolicyMap | undefined, ir: IrListener | IrVirtualHost, owner: Owner): Json {
     // A type's filters go only where some route uses it.
     const uses = (p: PolicyPlugin) => vhs.some((vh) => vh.routes.some((rt) => rt.policies?.[p.type]));
     const filters = this.plugins.filter((p) => p.httpFilters && uses(p)).flatMap((p) => p.httpFilters!(this.group));
-    return {
+    const out: Json = {
       '@type': HCM_TYPE,
       stat_prefix: statPrefix,
       codec_type: 'AUTO',
       rds: { config_source: ADS, route_config_name: routeConfigName },
       http_filters: [...filters, { name: 'envoy.filters.http.router', typed_config: { '@type': ROUTER_TYPE } }],
     };
+    return this.decorate(out, policies, ir, 'connectionManager', owner);
   }
 
   virtualHost(vh: IrVirtualHost): Json {

@@ -60,7 +60,7 @@ export class XdsPublisher {
       issues.push(...s.issues.map((i) => ({ ...i, group: s.key })));
     }
     const mirror = this.feed.mirror;
-    const attached = new Set([...mirror.of<{ policies?: string[] }>('Service'), ...mirror.of<{ policies?: string[] }>('Route')].flatMap((r) => r.spec.policies ?? []));
+    const attached = new Set((['Service', 'Route', 'Listener'] as const).flatMap((k) => mirror.of<{ policies?: string[] }>(k)).flatMap((r) => r.spec.policies ?? []));
     this.metrics.issues(issues, mirror.of<{ type: string }>('Policy').map((p) => ({ name: p.name, type: p.spec.type, attached: attached.has(p.name) })));
     await this.status.write(ir.revision, issues, this.feed.mirror);
   }

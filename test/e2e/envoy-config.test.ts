@@ -117,7 +117,7 @@ describe('what we ship for Envoy and gRPC users', () => {
       assert.ok(compose.services.switchyard.ports.includes('18000:18000'));
     });
 
-    it("the demo's Envoy gets its retry, circuit breaker, outlier ejection and rate limit, valid by Envoy's rules", async () => {
+    it("the demo's Envoy gets its retry, circuit breaker, outlier ejection, rate limit and access log, valid by Envoy's rules", async () => {
       assert.equal((await app.http('POST', '/api/v1/apply', read('envoy/demo.yaml'), { 'content-type': 'application/yaml' })).status, 200);
       const cache = app.app.get(SnapshotCache);
       const snap = await eventually(async () => {
@@ -132,6 +132,7 @@ describe('what we ship for Envoy and gRPC users', () => {
       assert.equal(v1.outlier_detection.consecutive_5xx.value, 3);
       const hcm = json(TYPE.listener)[0].filter_chains[0].filters[0].typed_config;
       assert.deepEqual(hcm.http_filters.map((f: any) => f.name), ['envoy.filters.http.local_ratelimit', 'envoy.filters.http.router']);
+      assert.deepEqual(hcm.access_log.map((a: any) => a.name), ['envoy.access_loggers.stdout']);
       const routes = json(TYPE.route)[0].virtual_hosts[0].routes;
       for (const r of routes) {
         assert.equal(r.route.retry_policy.num_retries.value, 2);

@@ -82,6 +82,20 @@ const CASES: [string, string, unknown, string, RegExp][] = [
   ['fault abort unknown code', '/api/v1/policies', policy({ type: 'faultInjection', faultInjection: { abort: { grpcStatus: 'OOPS', percent: 5 } } }), 'spec.faultInjection.abort.grpcStatus', /one of/],
   ['fault percent over 100', '/api/v1/policies', policy({ type: 'faultInjection', faultInjection: { delay: { fixedMs: 10, percent: 101 } } }), 'spec.faultInjection.delay.percent', /<= 100/],
   ['fault percent too precise', '/api/v1/policies', policy({ type: 'faultInjection', faultInjection: { delay: { fixedMs: 10, percent: 0.00001 } } }), 'spec.faultInjection.delay.percent', /at most 4 decimals/],
+  ['tracing without a collector', '/api/v1/policies', policy({ type: 'tracing', tracing: { samplingPercent: 10 } }), 'spec.tracing.collector', /required/],
+  ['tracing collector not a name', '/api/v1/policies', policy({ type: 'tracing', tracing: { collector: { service: 'Otel Collector' } } }), 'spec.tracing.collector.service', /DNS-1123/],
+  ['tracing sampling over 100', '/api/v1/policies', policy({ type: 'tracing', tracing: { collector: { service: 'otel' }, samplingPercent: 150 } }), 'spec.tracing.samplingPercent', /<= 100/],
+  ['tracing tag literal and header', '/api/v1/policies', policy({ type: 'tracing', tracing: { collector: { service: 'otel' }, tags: [{ tag: 't', literal: 'a', header: 'x-a' }] } }), 'spec.tracing.tags[0]', /exactly one of literal, header/],
+  ['tracing tag bad header', '/api/v1/policies', policy({ type: 'tracing', tracing: { collector: { service: 'otel' }, tags: [{ tag: 't', header: 'x a' }] } }), 'spec.tracing.tags[0].header', /header name/],
+  ['tracing duplicate tag', '/api/v1/policies', policy({ type: 'tracing', tracing: { collector: { service: 'otel' }, tags: [{ tag: 't', literal: 'a' }, { tag: 't', literal: 'b' }] } }), 'spec.tracing.tags[1].tag', /duplicate/],
+  ['tracing unknown field', '/api/v1/policies', policy({ type: 'tracing', tracing: { collector: { service: 'otel', port: 4317 } } }), 'spec.tracing.collector.port', /unknown field/],
+  ['access log file without path', '/api/v1/policies', policy({ type: 'accessLog', accessLog: { sink: 'file' } }), 'spec.accessLog.path', /required for sink file/],
+  ['access log path on stdout', '/api/v1/policies', policy({ type: 'accessLog', accessLog: { path: '/tmp/x' } }), 'spec.accessLog.path', /only to sink file/],
+  ['access log unknown sink', '/api/v1/policies', policy({ type: 'accessLog', accessLog: { sink: 'syslog' } }), 'spec.accessLog.sink', /one of: stdout, file/],
+  ['access log fields on text', '/api/v1/policies', policy({ type: 'accessLog', accessLog: { format: 'text', fields: { code: '%RESPONSE_CODE%' } } }), 'spec.accessLog.fields', /only to format json/],
+  ['access log field not a string', '/api/v1/policies', policy({ type: 'accessLog', accessLog: { fields: { code: 200 } } }), 'spec.accessLog.fields.code', /must be a string/],
+  ['access log min status', '/api/v1/policies', policy({ type: 'accessLog', accessLog: { minStatus: 600 } }), 'spec.accessLog.minStatus', /<= 599/],
+  ['listener duplicate policies', '/api/v1/listeners', { name: 'l', spec: { group: 'g', address: '::', port: 1, protocol: 'http', routes: [], policies: ['p', 'p'] } }, 'spec.policies[1]', /duplicate/],
   ['rollout canary = stable', '/api/v1/rollouts', rollout({ canary: 'v1' }), 'spec.canary', /must differ from stable/],
   ['rollout step with two actions', '/api/v1/rollouts', rollout({ steps: [{ setWeight: 10, pause: {} }] }), 'spec.steps[0]', /exactly one of setWeight, setHeaderRoute, pause/],
   ['rollout weight > 100', '/api/v1/rollouts', rollout({ steps: [{ setWeight: 101 }] }), 'spec.steps[0].setWeight', /<= 100/],
@@ -133,6 +147,28 @@ describe('validation: every bad input is a 400 naming the field, and nothing is 
     assert.equal(patch.status, 400, patch.text);
     assert.match(patch.body.violations[0].message, /both retry policies/);
     assert.equal((await app.http('GET', '/api/v1/changes?since=0&limit=1')).body.revision, before + 2, 'the refused write changed nothing');
+  });
+
+  it('attaches tracing and accessLog policies to Listeners and Routes only', async () => {
+    const tracing = { kind: 'Policy', name: 'traces', spec: { type: 'tracing', tracing: { collector: { service: 'echo' } } } };
+    const toService = await app.http('POST', '/api/v1/apply', [tracing, { ...svc, spec: { ...svc.spec, policies: ['traces'] } }]);
+    assert.equal(toService.status, 400, toService.text);
+    const v = toService.body.violations.find((x: { field: string }) => x.field === 'resources[1].spec.policies[0]');
+    assert.match(v?.message ?? '', /type tracing, which cannot be attached to a Service/, JSON.stringify(toService.body.violations));
+    const listener = { kind: 'Listener', name: 'edge', spec: { group: 'default', address: '0.0.0.0', port: 10000, protocol: 'http', routes: [], policies: ['traces', 'nowhere'] } };
+    const missing = await app.http('POST', '/api/v1/apply', [tracing, listener]);
+    assert.equal(missing.status, 400, missing.text);
+    assert.ok(missing.body.violations.some((x: { field: string; message: string }) => x.field === 'resources[1].spec.policies[1]' && /Policy nowhere does not exist/.test(x.message)), JSON.stringify(missing.body.violations));
+    const logs = { kind: 'Policy', name: 'logs', spec: { type: 'accessLog', accessLog: {} } };
+    const ok = await app.http('POST', '/api/v1/apply', [tracing, logs, { ...listener, spec: { ...listener.spec, policies: ['traces', 'logs'] } }]);
+    assert.equal(ok.status, 200, ok.text);
+    assert.deepEqual((await app.http('GET', '/api/v1/listeners/edge')).body.spec.policies, ['traces', 'logs']);
+    // A Listener's policies are references like a Service's: refused while referenced, or removed from it by a cascade.
+    const referenced = await app.http('DELETE', '/api/v1/policies/logs');
+    assert.equal(referenced.status, 409, referenced.text);
+    assert.deepEqual(referenced.body.referrers.map((r: { kind: string; name: string }) => `${r.kind}/${r.name}`), ['Listener/edge']);
+    assert.equal((await app.http('DELETE', '/api/v1/policies/logs?cascade=true')).status, 200);
+    assert.deepEqual((await app.http('GET', '/api/v1/listeners/edge')).body.spec.policies, ['traces']);
   });
 
   it('reports every bad field at once', async () => {

@@ -174,7 +174,8 @@ async function referrers(ctx: Context, kind: Kind, r: any): Promise<string[]> {
     for (const route of await c.list('/api/v1/routes'))
       if ((kind === 'Service' && route.spec.rules.some((rule: any) => rule.backends.some((b: any) => b.service === r.name))) || (kind === 'Policy' && (route.spec.policies ?? []).includes(r.name))) out.push(`route/${route.name}`);
   if (kind === 'Policy') for (const s of await c.list('/api/v1/services')) if ((s.spec.policies ?? []).includes(r.name)) out.push(`service/${s.name}`);
-  if (kind === 'Route') for (const l of await c.list('/api/v1/listeners')) if (l.spec.routes.includes(r.name)) out.push(`listener/${l.name}`);
+  if (kind === 'Route' || kind === 'Policy')
+    for (const l of await c.list('/api/v1/listeners')) if ((kind === 'Route' ? l.spec.routes : (l.spec.policies ?? [])).includes(r.name)) out.push(`listener/${l.name}`);
   if (kind === 'Service' || kind === 'Route')
     for (const ro of await c.list('/api/v1/rollouts')) if ((kind === 'Service' && ro.spec.service === r.name) || (kind === 'Route' && (ro.spec.routes ?? []).includes(r.name))) out.push(`rollout/${ro.name}`);
   return out;

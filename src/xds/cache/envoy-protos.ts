@@ -17,6 +17,10 @@ const FILES = [
   'envoy/extensions/filters/http/fault/v3/fault.proto',
   'envoy/extensions/filters/http/local_ratelimit/v3/local_rate_limit.proto',
   'envoy/extensions/retry/host/previous_hosts/v3/previous_hosts.proto',
+  // tracing and accessLog policies: the OpenTelemetry tracer and the file/stdout access loggers.
+  'envoy/config/trace/v3/opentelemetry.proto',
+  'envoy/extensions/access_loggers/file/v3/file.proto',
+  'envoy/extensions/access_loggers/stream/v3/stream.proto',
   // Upstream/DownstreamTlsContext: so bootstraps with TLS (envoy/bootstrap-ads-mtls.yaml) are checked too.
   'envoy/extensions/transport_sockets/tls/v3/tls.proto',
   'envoy/service/discovery/v3/ads.proto',
