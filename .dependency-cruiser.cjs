@@ -50,6 +50,7 @@ module.exports = {
       from: { path: '^src/security/' },
       to: { path: '^src/', pathNot: '^src/(security|common|config|model)/' },
     },
+    layer('ui-serves-only-files', '^src/ui/', '^src/(?!ui/)', 'the dashboard server only serves the built files: the dashboard reads the REST API like any client'),
     layer('observability-below-registry', '^src/observability/', '^src/(auth|registry|feed|xds|health|rollout|policies|translate|cli|config-centre|client|audit)/', 'metrics and probes are used by everyone above them'),
     layer('auth-below-registry', '^src/auth/', '^src/(registry|feed|xds|health|rollout|policies|translate|cli|config-centre|client|coordination)/', 'authentication and the access policy sit under every API (REST guard, gRPC services, heartbeat fast path) and know none of them: the policy reads raw requests'),
     layer('registry-below-feed', '^src/registry/', '^src/(feed|xds|health|rollout|translate|cli|config-centre|client|audit)/', 'the registry (the store side) knows nothing downstream'),

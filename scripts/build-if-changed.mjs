@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * Builds the product (tsc -p tsconfig.build.json) only when a source is newer
+ * Builds the product (tsc -p tsconfig.build.json, and the dashboard with Vite) only when a source is newer
  * than the last build, so `npm start` and the `switchyard` command start in a
  * second instead of recompiling every time. `--stamp` only records that a build
  * just happened (npm run build calls it).
@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
 const stamp = join(root, 'build', '.stamp');
-const INPUTS = ['src', 'migrations', 'proto', 'tsconfig.json', 'tsconfig.build.json', 'package.json', 'package-lock.json'];
+const INPUTS = ['src', 'migrations', 'proto', 'ui', 'tsconfig.json', 'tsconfig.build.json', 'package.json', 'package-lock.json'];
 
 function newest(p) {
   if (!existsSync(p)) return 0;
@@ -37,6 +37,9 @@ export function ensureBuilt({ quiet = false } = {}) {
   if (!quiet) process.stderr.write('switchyard: sources changed since the last build; building...\n');
   const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
   execFileSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.build.json')], { stdio: 'inherit', cwd: root });
+  // The dashboard (ui/ → build/ui), when Vite is installed (it is a dev dependency; an image ships it prebuilt).
+  const vite = join(root, 'node_modules/vite/bin/vite.js');
+  if (existsSync(vite)) execFileSync(process.execPath, [vite, 'build', '--config', join(root, 'ui/vite.config.ts')], { stdio: 'inherit', cwd: root });
   markBuilt();
   return true;
 }

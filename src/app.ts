@@ -18,6 +18,7 @@ import { MetricsService } from './observability/metrics.service.js';
 import { RegistryGrpcServer } from './registry/grpc/registry.grpc-server.js';
 import { XdsServer } from './xds/server/xds.server.js';
 import { httpsOptions, TlsMaterial } from './security/tls.js';
+import { serveDashboard } from './ui/dashboard.js';
 
 const JSON_TYPES = ['application/json', 'application/merge-patch+json', 'application/*+json'];
 const YAML_TYPES = ['application/yaml', 'application/x-yaml', 'text/yaml', 'text/x-yaml'];
@@ -171,6 +172,7 @@ function configureHttp(app: NestExpressApplication, config: AppConfig): void {
       message: `Content-Type ${req.headers['content-type'] ?? '(none)'} is not supported here; use application/json${yamlOk ? ' or application/yaml' : ''}`,
     });
   });
+  serveDashboard(app.getHttpAdapter().getInstance());
   app.use(express.json({ type: JSON_TYPES, limit: config.BODY_LIMIT_BYTES, strict: false }));
   app.use(express.text({ type: YAML_TYPES, limit: config.BODY_LIMIT_BYTES }));
   app.useGlobalPipes(createValidationPipe());

@@ -125,14 +125,27 @@ export function createValidationPipe(): ValidationPipe {
   });
 }
 
-/** Sets `ETag: "<version>"` on responses that are a single resource. */
+/**
+ * Sets `ETag: "<version>"` on responses that are a single resource, for
+ * If-Match. The version counts spec writes only, while the body also carries
+ * status (rollout phase, health, translation errors) that changes without a
+ * new version. So the ETag must never answer a conditional GET: Express would
+ * send 304 for a matching If-None-Match and a browser would show the cached,
+ * stale status. Answers are `no-store`, and If-None-Match is ignored.
+ */
 @Injectable()
 export class EtagInterceptor implements NestInterceptor {
   intercept(ctx: ExecutionContext, next: CallHandler): Observable<unknown> {
+    const http = ctx.switchToHttp();
+    const req = http.getRequest<Request>();
+    delete req.headers['if-none-match'];
+    delete req.headers['if-modified-since'];
     return next.handle().pipe(
       map((body) => {
+        const res = http.getResponse<Response>();
+        res.setHeader('Cache-Control', 'no-store');
         if (body && typeof body === 'object' && 'kind' in body && typeof (body as { version?: unknown }).version === 'number') {
-          ctx.switchToHttp().getResponse<Response>().setHeader('ETag', `"${(body as { version: number }).version}"`);
+          res.setHeader('ETag', `"${(body as { version: number }).version}"`);
         }
         return body;
       }),

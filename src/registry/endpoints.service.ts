@@ -24,14 +24,22 @@ export class EndpointsService {
     return hasTtl(body) ? this.ephemeral.register(service, body) : this.registry.create('Endpoint', body, { ...ctx, service });
   }
 
+  /** A page of a service's endpoints, each with what active health checks concluded in `status.check`. */
   async list(service: string, q: ListQuery): Promise<ResourceList> {
     const durable = await this.registry.list('Endpoint', q, service);
-    if (q.pageToken || durable.nextPageToken) return durable; // heartbeat endpoints come on the last page
+    // Heartbeat endpoints come on the last page.
+    if (q.pageToken || durable.nextPageToken) return { ...durable, items: durable.items.map((r) => this.withCheck(service, r)) };
     const selector = parseLabelSelector(q.labelSelector);
     const extra = this.ephemeral
       .of(service)
       .filter((r) => matchesSelector({ ...r.labels, ...((r.spec as { labels?: Record<string, string> }).labels ?? {}) }, selector));
-    return { items: [...durable.items, ...(extra as unknown as Resource[])].sort((a, b) => (a.name < b.name ? -1 : 1)) };
+    return { items: [...durable.items, ...(extra as unknown as Resource[])].sort((a, b) => (a.name < b.name ? -1 : 1)).map((r) => this.withCheck(service, r)) };
+  }
+
+  /** The check state lives in coordination (the health board), not in the row, so it is joined here. */
+  private withCheck(service: string, r: Resource): Resource {
+    const check = this.board.get(service, r.name);
+    return check ? { ...r, status: { ...r.status, check } } : r;
   }
 
   /** One endpoint, with what active health checks last concluded in `status.check`. */
@@ -44,8 +52,7 @@ export class EndpointsService {
       if (!(e instanceof NotFound && eph)) throw e;
       r = eph as unknown as Resource;
     }
-    const check = this.board.get(service, name);
-    return check ? { ...r, status: { ...r.status, check } } : r;
+    return this.withCheck(service, r);
   }
 
   replace(service: string, name: string, body: unknown, ctx: WriteContext): Promise<Resource> {

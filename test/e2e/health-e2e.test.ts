@@ -73,6 +73,9 @@ describe('active health checks with a real grpc-js-xds client', () => {
     assert.equal(ep.status.check.state, 'unhealthy');
     // Under CI load a probe may time out instead of reading NOT_SERVING; both are failures.
     assert.match(ep.status.check.transition.reason, /2 consecutive failed check\(s\): (NOT_SERVING|timeout)/);
+    // The list carries the same check state, so a view of many endpoints needs no call per endpoint.
+    const listed = (await app.http('GET', '/api/v1/services/echo/endpoints')).body.items.find((e: any) => e.name === 'b');
+    assert.deepEqual(listed.status.check, ep.status.check);
     b.setServing(true);
     const back = await until(async () => ((await tally(client, 150)).b ?? 0) > 0, 5000);
     console.log(`# recovered endpoint back in rotation after ${back} ms (bound ${2 * INTERVAL} ms + push)`);

@@ -79,6 +79,11 @@ export function registryContract(backend: Backend): void {
         assert.equal(got.status, 200, path);
         assert.equal(got.body.kind, kind);
         assert.equal(got.headers.get('etag'), `"${got.body.version}"`);
+        // Status changes without a new version, so the ETag never answers a conditional GET with 304.
+        const again = await app.http('GET', path, undefined, { 'if-none-match': got.headers.get('etag')! });
+        assert.equal(again.status, 200, `${path}: a matching If-None-Match still gets the body (and its current status)`);
+        assert.equal(again.body.kind, kind);
+        assert.equal(again.headers.get('cache-control'), 'no-store');
       }
 
       const put = await app.http('PUT', '/api/v1/routes/echo', echoRoute(50, 50));

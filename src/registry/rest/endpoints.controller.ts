@@ -27,7 +27,7 @@ export class EndpointsController {
 
   @Get()
   @ApiOperation({ summary: 'List the endpoints of a service' })
-  @ApiOkResponse({ type: EndpointListDto, description: 'a page of endpoints; heartbeat endpoints come on the last page' })
+  @ApiOkResponse({ type: EndpointListDto, description: 'a page of endpoints, each with what active health checks concluded in status.check; heartbeat endpoints come on the last page' })
   @ApiErrors({ 400: 'a bad query parameter (labelSelector, limit or pageToken)', 404: NO_SERVICE, 503: true })
   list(@Param('service') service: string, @Query() q: ListQueryDto) {
     return this.endpoints.list(service, q);
