@@ -15,6 +15,7 @@ import { AUTH_ENTITIES } from './auth/token.entity.js';
 import { AuthService } from './auth/auth.service.js';
 import { documentAuth } from './auth/openapi.js';
 import { MetricsService } from './observability/metrics.service.js';
+import { activeTracing, httpTracing, initTracing, type Tracing, tracingOptions } from './observability/tracing.js';
 import { RegistryGrpcServer } from './registry/grpc/registry.grpc-server.js';
 import { XdsServer } from './xds/server/xds.server.js';
 import { httpsOptions, TlsMaterial } from './security/tls.js';
@@ -34,11 +35,26 @@ export interface RunningApp {
   close(): Promise<void>;
 }
 
-/** Opens the database, builds the Nest app, and starts REST and gRPC listeners. */
+/**
+ * Opens the database, builds the Nest app, and starts REST and gRPC listeners.
+ * Installs tracing when OTEL_EXPORTER_OTLP_ENDPOINT is set and nobody
+ * installed it already (a test may, with its own exporter); what it installs,
+ * it shuts down on close, after the app, so the last spans are exported.
+ */
 export async function startApp(config: AppConfig): Promise<RunningApp> {
   // TLS files first: a missing file or a key that does not fit fails the boot before anything opens.
   const logger = createLogger(config.LOG_LEVEL);
   const tls = TlsMaterial.fromConfig(config, (m) => logger.warn(m));
+  const ownTracing = activeTracing() ? undefined : initTracing(tracingOptions(config));
+  try {
+    return await startWith(config, logger, tls, ownTracing);
+  } catch (e) {
+    await ownTracing?.shutdown();
+    throw e;
+  }
+}
+
+async function startWith(config: AppConfig, logger: ReturnType<typeof createLogger>, tls: TlsMaterial | undefined, ownTracing: Tracing | undefined): Promise<RunningApp> {
   let db: Database;
   try {
     db = await Database.open({
@@ -92,9 +108,27 @@ export async function startApp(config: AppConfig): Promise<RunningApp> {
     tls,
     close: async () => {
       tls?.close();
-      await app.close();
+      try {
+        await app.close();
+      } finally {
+        await shutdownTracing(ownTracing, config.SHUTDOWN_TIMEOUT_MS, logger);
+      }
     },
   };
+}
+
+/** Flushes and uninstalls tracing, waiting at most `ms` for an unreachable collector. */
+async function shutdownTracing(tracing: Tracing | undefined, ms: number, logger: ReturnType<typeof createLogger>): Promise<void> {
+  if (!tracing) return;
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<void>((resolve) => (timer = setTimeout(resolve, ms).unref()));
+  try {
+    await Promise.race([tracing.shutdown(), late]);
+  } catch (e) {
+    logger.warn(`tracing shutdown failed: ${(e as Error).message}`);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 const HEARTBEAT = /^\/api\/v1\/services\/([a-z0-9-]{1,63})\/endpoints\/([a-z0-9-]{1,63})\/heartbeat\/?(\?.*)?$/;
@@ -150,6 +184,8 @@ function installHeartbeatFastPath(server: import('node:http').Server, ephemeral:
 
 function configureHttp(app: NestExpressApplication, config: AppConfig): void {
   const metrics = app.get(MetricsService);
+  // Only with tracing installed: off, requests do not pay for header parsing and context binding.
+  if (activeTracing()) app.use(httpTracing());
   app.use((req: Request, res: Response, next: NextFunction) => {
     const start = process.hrtime.bigint();
     res.on('finish', () => {

@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { readFileSync } from 'node:fs';
 import { plainToInstance, Transform } from 'class-transformer';
-import { IsBoolean, IsIn, IsInt, IsOptional, IsString, Matches, Max, Min, validateSync } from 'class-validator';
+import { IsBoolean, IsIn, IsInt, IsNumber, IsOptional, IsString, Matches, Max, Min, validateSync } from 'class-validator';
 import YAML from 'yaml';
 
 const toInt = ({ value }: { value: unknown }) =>
@@ -14,9 +14,14 @@ const toBool = ({ value }: { value: unknown }) => {
   return value;
 };
 
+const toNumber = ({ value }: { value: unknown }) =>
+  typeof value === 'string' && value.trim() !== '' && Number.isFinite(Number(value)) ? Number(value) : value;
+
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export const XDS_AUTH_MODES = ['none', 'optional', 'required'] as const;
 export const AUTH_MODES = ['token', 'none'] as const;
+/** The samplers of the OpenTelemetry SDK's OTEL_TRACES_SAMPLER (the ones it ships, no extensions). */
+export const TRACE_SAMPLERS = ['always_on', 'always_off', 'traceidratio', 'parentbased_always_on', 'parentbased_always_off', 'parentbased_traceidratio'] as const;
 
 /** Whether a bind address only accepts connections from this machine. */
 export function isLoopback(host: string): boolean {
@@ -192,12 +197,28 @@ export class AppConfig {
   /** How often certificate and identity files are looked at for changes, in ms. */
   @Transform(toInt) @IsInt() @Min(50) @Max(3600000)
   SECURITY_RELOAD_INTERVAL_MS = 2000;
+
+  /** OTLP/HTTP collector base URL (spans go to <url>/v1/traces); unset = tracing off, at no cost. */
+  @IsOptional() @Matches(/^https?:\/\/[^\s/?#]+[^\s?#]*$/, { message: 'must be an http(s) URL without query or fragment, e.g. http://collector:4318' })
+  OTEL_EXPORTER_OTLP_ENDPOINT?: string;
+
+  /** service.name on every span. */
+  @IsString() @Matches(/^\S.{0,127}$/, { message: 'must be 1-128 characters, not starting with a space' })
+  OTEL_SERVICE_NAME = 'switchyard';
+
+  /** Which traces to keep (SDK default: parentbased_always_on). */
+  @IsOptional() @IsIn(TRACE_SAMPLERS as unknown as string[])
+  OTEL_TRACES_SAMPLER?: (typeof TRACE_SAMPLERS)[number];
+
+  /** Ratio kept by the traceidratio samplers, 0 to 1. */
+  @IsOptional() @Transform(toNumber) @IsNumber({ allowNaN: false, allowInfinity: false }) @Min(0) @Max(1)
+  OTEL_TRACES_SAMPLER_ARG?: number;
 }
 
 /** Raised when configuration is invalid; the message names every bad variable. */
 export class ConfigError extends Error {}
 
-const KEYS = Object.keys(new AppConfig()).concat(['DATABASE_URL', 'ETCD_ENDPOINTS', 'REPLICA_ID', 'PROMETHEUS_URL', 'TLS_CERT_FILE', 'TLS_KEY_FILE', 'XDS_CLIENT_CA_FILE', 'XDS_IDENTITIES_FILE', 'AUTH_MODE', 'ADMIN_TOKEN', 'OIDC_JWKS_URL', 'OIDC_ISSUER', 'OIDC_AUDIENCE']);
+const KEYS = Object.keys(new AppConfig()).concat(['DATABASE_URL', 'ETCD_ENDPOINTS', 'REPLICA_ID', 'PROMETHEUS_URL', 'TLS_CERT_FILE', 'TLS_KEY_FILE', 'XDS_CLIENT_CA_FILE', 'XDS_IDENTITIES_FILE', 'AUTH_MODE', 'ADMIN_TOKEN', 'OIDC_JWKS_URL', 'OIDC_ISSUER', 'OIDC_AUDIENCE', 'OTEL_EXPORTER_OTLP_ENDPOINT', 'OTEL_TRACES_SAMPLER', 'OTEL_TRACES_SAMPLER_ARG']);
 
 /**
  * Builds the configuration from `env` (default process.env) and, when
@@ -225,7 +246,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (errors.length) {
     const lines = errors.map((e) => {
       const c = e.constraints ?? {};
-      const typeRule = ['isInt', 'isBoolean', 'isString'].find((r) => r in c);
+      const typeRule = ['isInt', 'isNumber', 'isBoolean', 'isString'].find((r) => r in c);
       const msgs = (typeRule ? [c[typeRule]] : Object.values(c)).map((m) => m.replace(new RegExp(`^${e.property}\\s*`), ''));
       return `${e.property}=${JSON.stringify(raw[e.property])}: ${msgs.join('; ')}`;
     });

@@ -1,3 +1,4 @@
+import { context, ROOT_CONTEXT, type SpanContext } from '@opentelemetry/api';
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { AppConfig } from '../config/config.js';
 import { COORDINATION, type Coordination, KEYS, type Watch } from '../coordination/coordination.js';
@@ -26,7 +27,12 @@ export interface FeedEvent {
   changedAt: number;
   /** Triggers folded into this step by the debounce. */
   coalesced: number;
+  /** Span contexts of the traced writes folded into this step (empty with tracing off): the rebuild links to them. */
+  links: SpanContext[];
 }
+
+/** Most write span contexts one step keeps for its rebuild's links (the SDK keeps 128 links per span by default). */
+const MAX_LINKS = 128;
 
 export type FeedListener = (e: FeedEvent) => void | Promise<void>;
 
@@ -55,6 +61,8 @@ export class ChangeFeed implements OnApplicationBootstrap, OnApplicationShutdown
   private quietTimer?: NodeJS.Timeout;
   private firstPendingAt = 0;
   private coalesced = 0;
+  /** Span contexts of traced commits since the last step (bounded like the SDK's link limit). */
+  private links: SpanContext[] = [];
   private running?: Promise<void>;
   private again = false;
   private poller?: NodeJS.Timeout;
@@ -169,6 +177,7 @@ export class ChangeFeed implements OnApplicationBootstrap, OnApplicationShutdown
       list.push(ch);
       this.commits.set(ch.revision, list);
     }
+    if (c.trace && this.links.length < MAX_LINKS) this.links.push(c.trace);
     this.schedule();
     void this.announce(c.revision);
   }
@@ -181,9 +190,10 @@ export class ChangeFeed implements OnApplicationBootstrap, OnApplicationShutdown
     if (!this.quietTimer) this.firstPendingAt = now;
     clearTimeout(this.quietTimer);
     const wait = Math.max(0, Math.min(this.config.XDS_DEBOUNCE_QUIET_MS, this.firstPendingAt + this.config.XDS_DEBOUNCE_MAX_MS - now));
+    // The root context: a timer set during a traced request would otherwise run the step inside that request's trace.
     this.quietTimer = setTimeout(() => {
       this.quietTimer = undefined;
-      void this.run();
+      void context.with(ROOT_CONTEXT, () => this.run());
     }, wait);
   }
 
@@ -199,8 +209,10 @@ export class ChangeFeed implements OnApplicationBootstrap, OnApplicationShutdown
         const coalesced = this.coalesced;
         const changedAt = coalesced ? this.firstPendingAt : Date.now();
         this.coalesced = 0;
+        const links = this.links;
+        this.links = [];
         try {
-          const event = await this.step(changedAt, coalesced);
+          const event = await this.step(changedAt, coalesced, links);
           if (event) for (const fn of this.listeners) await fn(event);
           this.releaseCatchUps();
         } catch (e) {
@@ -217,10 +229,10 @@ export class ChangeFeed implements OnApplicationBootstrap, OnApplicationShutdown
    * continue the mirror without a gap; otherwise follows the change log. A
    * gap in the log, a long backlog or a first start re-reads the registry.
    */
-  private async step(changedAt: number, coalesced: number): Promise<FeedEvent | undefined> {
+  private async step(changedAt: number, coalesced: number, links: SpanContext[]): Promise<FeedEvent | undefined> {
     const endpointServices = new Set(this.pendingServices);
     this.pendingServices.clear();
-    const base = { endpointServices, changedAt, coalesced };
+    const base = { endpointServices, changedAt, coalesced, links };
     if (this.mirror.revision < 0) return this.fullRead(base);
 
     const changes: Change[] = [];
@@ -255,7 +267,7 @@ export class ChangeFeed implements OnApplicationBootstrap, OnApplicationShutdown
     for (const r of this.commits.keys()) if (r <= this.mirror.revision) this.commits.delete(r);
   }
 
-  private async fullRead(base: Pick<FeedEvent, 'endpointServices' | 'changedAt' | 'coalesced'>): Promise<FeedEvent> {
+  private async fullRead(base: Pick<FeedEvent, 'endpointServices' | 'changedAt' | 'coalesced' | 'links'>): Promise<FeedEvent> {
     const snap = await this.store.snapshot();
     this.fullReads++;
     this.mirror.reset(snap.revision, snap.resources);

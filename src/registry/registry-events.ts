@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import type { SpanContext } from '@opentelemetry/api';
 import { Injectable } from '@nestjs/common';
 import type { Change } from '../model/resources.js';
 
@@ -6,6 +7,8 @@ import type { Change } from '../model/resources.js';
 export interface Committed {
   revision: number;
   changes: Change[];
+  /** The write's transaction span, when tracing records: the rebuild that applies the write links to it. */
+  trace?: SpanContext;
 }
 
 /**

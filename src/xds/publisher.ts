@@ -1,12 +1,14 @@
+import type { Span } from '@opentelemetry/api';
 import { Inject, Injectable } from '@nestjs/common';
 import { AppConfig } from '../config/config.js';
 import { HealthBoard } from '../coordination/health-board.js';
 import { ChangeFeed, type FeedEvent } from '../feed/change-feed.js';
 import { StatusWriter } from '../feed/status-writer.js';
+import { withSpan } from '../observability/tracing.js';
 import { POLICY_KINDS } from '../policies/index.js';
 import { buildIR, patchEndpoints } from '../translate/ir.js';
 import type { IR, TranslationIssue } from '../translate/types.js';
-import { SnapshotCache } from './cache/cache.js';
+import { type CachePhase, type GroupSnapshot, SnapshotCache } from './cache/cache.js';
 import { XdsMetrics } from './xds-metrics.js';
 
 /**
@@ -38,17 +40,32 @@ export class XdsPublisher {
     return this.ir?.revision ?? -1;
   }
 
-  private async onEvent(e: FeedEvent): Promise<void> {
+  /**
+   * One rebuild, traced as a root span (it serves many writes, so it is no
+   * request's child) linked to the transaction span of every write it folds in.
+   */
+  private onEvent(e: FeedEvent): Promise<void> | undefined {
     // Application config is not routing: nothing to translate (the config hub follows the same feed).
     if (!e.full && !e.endpointServices.size && e.kinds.size && [...e.kinds].every((k) => k === 'Config')) return;
-    const started = process.hrtime.bigint();
-    if (e.full || e.changes.length) this.metrics.committedAt(e.revision, e.changedAt);
-    const ir = this.build(e);
-    this.metrics.rebuilt(Number(process.hrtime.bigint() - started) / 1e9, e.coalesced, ir);
-    this.recordPanics(ir);
-    if (e.full) this.status.reset(this.feed.mirror.resources());
-    await this.writeStatus();
+    const attributes = { 'switchyard.registry.revision': e.revision, 'switchyard.xds.full': e.full, 'switchyard.xds.coalesced': e.coalesced, 'switchyard.xds.changes': e.changes.length };
+    return withSpan('xds.rebuild', { root: true, links: e.links.map((context) => ({ context })), attributes }, async () => {
+      const started = process.hrtime.bigint();
+      if (e.full || e.changes.length) this.metrics.committedAt(e.revision, e.changedAt);
+      const ir = this.build(e);
+      this.metrics.rebuilt(Number(process.hrtime.bigint() - started) / 1e9, e.coalesced, ir);
+      this.recordPanics(ir);
+      if (e.full) this.status.reset(this.feed.mirror.resources());
+      await withSpan('xds.status', {}, () => this.writeStatus());
+    });
   }
+
+  /** Runs one phase of the cache's publish in its own span (the cache itself knows nothing of tracing). */
+  private readonly phase = <T>(name: CachePhase, fn: () => T, ir: { revision: number }): T =>
+    withSpan(`xds.${name}`, { attributes: { 'switchyard.registry.revision': ir.revision } }, (span) => {
+      const out = fn();
+      if (name === 'publish') describePublish(span, ir.revision, out as GroupSnapshot[]);
+      return out;
+    });
 
   /** Writes every issue (the IR's and each group's) onto status, and sets the metrics from them. */
   private async writeStatus(): Promise<void> {
@@ -71,14 +88,15 @@ export class XdsPublisher {
     const onlyEndpoints = !e.full && this.ir && [...e.kinds].every((k) => k === 'Endpoint') && [...e.endpointServices].every((s) => mirror.has('Service', s));
     if (onlyEndpoints && this.ir) {
       const changed = [...e.endpointServices].map((s) => ({ service: mirror.get('Service', s)!, ...this.feed.sources(s) }) as Parameters<typeof patchEndpoints>[2][number]);
-      const patched = patchEndpoints(this.ir, e.revision, changed, this.config.HEALTH_PANIC_PERCENT / 100);
+      // Translation is pure and untraced inside: its call sites are wrapped here.
+      const patched = withSpan('xds.build_ir', { attributes: { 'switchyard.xds.eds_only': true } }, () => patchEndpoints(this.ir!, e.revision, changed, this.config.HEALTH_PANIC_PERCENT / 100));
       if (patched) {
-        this.cache.setIR(patched.ir, patched.clusters);
+        this.cache.setIR(patched.ir, patched.clusters, this.phase);
         return (this.ir = patched.ir);
       }
     }
-    const ir = buildIR(this.feed.translateInput(), POLICY_KINDS);
-    this.cache.setIR(ir);
+    const ir = withSpan('xds.build_ir', {}, () => buildIR(this.feed.translateInput(), POLICY_KINDS));
+    this.cache.setIR(ir, undefined, this.phase);
     return (this.ir = ir);
   }
 
@@ -98,4 +116,16 @@ export class XdsPublisher {
     }
     this.panicking = now;
   }
+}
+
+/**
+ * The publish span's attributes: the snapshot version (the registry revision
+ * every group's snapshot is at, which ACKs are matched against), and one event
+ * per changed group with its per-type SotW versions.
+ */
+function describePublish(span: Span, revision: number, changed: GroupSnapshot[]): void {
+  if (!span.isRecording()) return;
+  span.setAttributes({ 'switchyard.xds.snapshot_version': String(revision), 'switchyard.xds.groups_changed': changed.length });
+  for (const snap of changed)
+    span.addEvent('snapshot', { 'xds.group': snap.key, ...Object.fromEntries(Object.entries(snap.types).map(([type, t]) => [`xds.version.${type.split('.').pop()}`, t.version])) });
 }

@@ -1,3 +1,4 @@
+import type { SpanContext } from '@opentelemetry/api';
 import type { Change, Kind, Resource, ResourceInput, ResourceKey } from '../../model/resources.js';
 import type { LabelRequirement } from '../label-selector.js';
 
@@ -38,7 +39,7 @@ export interface WriteOptions {
   dryRun?: boolean;
   /** Recorded with every change-log entry of the write, next to the actor. */
   comment?: string;
-  committed?: (c: { revision: number; changes: Change[] }) => void;
+  committed?: (c: { revision: number; changes: Change[]; trace?: SpanContext }) => void;
 }
 
 /** Everything a write transaction may do; every mutation appends to the change log. */
@@ -90,7 +91,8 @@ export interface RegistryStore {
    * Runs `fn` in one transaction; with dryRun everything is rolled back but
    * the result returned. `committed` is called after the commit, before the
    * promise resolves, with exactly the change-log entries written (objects
-   * included) and the store revision after them.
+   * included), the store revision after them and, when tracing records, the
+   * span context of the transaction (the rebuild links to it).
    */
   write<T>(actor: string, fn: (tx: WriteTx) => Promise<T>, opts?: WriteOptions): Promise<T>;
 }

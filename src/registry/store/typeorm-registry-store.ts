@@ -1,4 +1,7 @@
+import { SpanKind } from '@opentelemetry/api';
+import { ATTR_DB_OPERATION_NAME, ATTR_DB_SYSTEM_NAME, DB_SYSTEM_NAME_VALUE_POSTGRESQL } from '@opentelemetry/semantic-conventions';
 import type { DataSource, EntityManager } from 'typeorm';
+import { recordedContext, withSpan } from '../../observability/tracing.js';
 import { AlreadyExists, DomainError, Unavailable } from '../../common/errors.js';
 import type { LabelRequirement } from '../label-selector.js';
 import { type Change, type Kind, type Resource, type ResourceInput, type ResourceKey, scopeFields, scopeOf } from '../../model/resources.js';
@@ -203,27 +206,33 @@ export class TypeormRegistryStore implements RegistryStore {
     });
   }
 
-  async write<T>(actor: string, fn: (tx: WriteTx) => Promise<T>, opts: WriteOptions = {}): Promise<T> {
-    let tx: PgWriteTx | undefined;
-    let result: T;
-    try {
-      result = await this.ds.transaction(async (em) => {
-        // Locking the counter row first serialises writers: revisions follow commit order.
-        const [state] = await em.query(`SELECT "revision" FROM "registry_state" WHERE "id" = 1 FOR UPDATE`);
-        tx = new PgWriteTx(em, actor, Number(state.revision), opts.comment);
-        const out = await fn(tx);
-        if (opts.dryRun) throw new RollbackForDryRun(out);
-        if (tx.revision !== Number(state.revision)) {
-          await em.query(`UPDATE "registry_state" SET "revision" = $1 WHERE "id" = 1`, [tx.revision]);
-        }
-        return out;
-      });
-    } catch (e) {
-      if (e instanceof RollbackForDryRun) return e.result as T;
-      throw mapDbError(e);
-    }
-    opts.committed?.({ revision: tx!.revision, changes: tx!.changes });
-    return result;
+  /** One transaction, traced as a span (a child of the request's); its span context goes out with `committed`. */
+  write<T>(actor: string, fn: (tx: WriteTx) => Promise<T>, opts: WriteOptions = {}): Promise<T> {
+    const attributes = { [ATTR_DB_SYSTEM_NAME]: DB_SYSTEM_NAME_VALUE_POSTGRESQL, [ATTR_DB_OPERATION_NAME]: 'TRANSACTION', 'switchyard.dry_run': !!opts.dryRun };
+    return withSpan('registry.transaction', { kind: SpanKind.CLIENT, attributes }, async (span) => {
+      let tx: PgWriteTx | undefined;
+      let result: T;
+      try {
+        result = await this.ds.transaction(async (em) => {
+          // Locking the counter row first serialises writers: revisions follow commit order.
+          const [state] = await em.query(`SELECT "revision" FROM "registry_state" WHERE "id" = 1 FOR UPDATE`);
+          tx = new PgWriteTx(em, actor, Number(state.revision), opts.comment);
+          const out = await fn(tx);
+          if (opts.dryRun) throw new RollbackForDryRun(out);
+          if (tx.revision !== Number(state.revision)) {
+            await em.query(`UPDATE "registry_state" SET "revision" = $1 WHERE "id" = 1`, [tx.revision]);
+          }
+          return out;
+        });
+      } catch (e) {
+        if (e instanceof RollbackForDryRun) return e.result as T;
+        throw mapDbError(e);
+      }
+      span.setAttributes({ 'switchyard.registry.revision': tx!.revision, 'switchyard.registry.changes': tx!.changes.length });
+      const trace = recordedContext(span);
+      opts.committed?.({ revision: tx!.revision, changes: tx!.changes, ...(trace ? { trace } : {}) });
+      return result;
+    });
   }
 }
 

@@ -44,6 +44,24 @@ export interface GroupSnapshot {
   publishedAt: number;
 }
 
+/** The phases of one publish, in order (see SnapshotCache.setIR). */
+export type CachePhase = 'translate' | 'validate' | 'publish';
+
+/** Runs one phase of a publish: the publisher wraps each in a trace span. */
+export type PhaseRunner = <T>(phase: CachePhase, fn: () => T, ir: IR) => T;
+
+/** One group's new EDS load assignments, translated but not encoded yet. */
+type Assignment = { name: string; resource: NamedResource; issues: TranslationIssue[] };
+
+/** What the translate phase hands the validate phase: a full build of every group, or the EDS fast path. */
+type Translated = {
+  ir: IR;
+  full?: { key: string; old: GroupSnapshot; out: { resources: GroupResources; issues: TranslationIssue[] } }[];
+  eds?: { clusters: string[]; groups: { key: string; old: GroupSnapshot; assignments: Assignment[] }[] };
+  /** Groups asked for before the first IR. */
+  waiting: { group: NodeGroup; out: { resources: GroupResources; issues: TranslationIssue[] } }[];
+};
+
 /** What the xDS server needs from the cache, and nothing more. */
 export interface XdsCache {
   /** The current snapshot for a group, computed on first use. */
@@ -118,25 +136,50 @@ export class SnapshotCache implements XdsCache {
    * Publishes a new IR: rebuilds every known group and notifies those whose content changed.
    * With `edsOnly`, only the named clusters' endpoints changed: the EDS fast path
    * recomputes just those load assignments and reuses everything else.
+   * It runs in three phases, each through `run` (the publisher traces them):
+   * translate every group, encode and validate (PGV rules, consistency), then
+   * publish (swap the snapshots in and push). All synchronous: nothing reads
+   * the cache between them.
    */
-  setIR(ir: IR, edsOnly?: Set<string>): GroupSnapshot[] {
-    this.ir = ir;
-    const changed: GroupSnapshot[] = [];
+  setIR(ir: IR, edsOnly?: Set<string>, run: PhaseRunner = (_phase, fn) => fn()): GroupSnapshot[] {
+    const translated = run('translate', () => this.translateAll(ir, edsOnly), ir);
+    const next = run('validate', () => this.validateAll(translated), ir);
+    return run('publish', () => this.publishAll(ir, next), ir);
+  }
+
+  /** Phase 1: what every known (and waiting) group gets from `ir`, before encoding. */
+  private translateAll(ir: IR, edsOnly?: Set<string>): Translated {
+    const waiting = [...this.waiting.values()].map((group) => ({ group, out: translateGroup(ir, group, this.plugins) }));
     if (edsOnly) {
       const byName = new Map(ir.clusters.filter((c) => edsOnly.has(c.name)).map((c) => [c.name, c]));
-      for (const [key, old] of this.groups) {
+      const groups = [...this.groups.entries()].map(([key, old]) => {
+        const eds = old.types[TYPE.endpoint];
+        // Only clusters the group already has: a new cluster comes with a full build.
+        const assignments = [...byName].filter(([name]) => eds.resources.has(name)).map(([name, c]) => ({ name, ...edsResource(c, old.group, this.plugins) }));
+        return { key, old, assignments };
+      });
+      return { ir, eds: { clusters: [...byName.keys()], groups }, waiting };
+    }
+    const groups = [...this.groups.entries()].map(([key, old]) => ({ key, old, out: translateGroup(ir, old.group, this.plugins) }));
+    return { ir, full: groups, waiting };
+  }
+
+  /** Phase 2: encodes and validates each group's resources; a group failing a check keeps its last good snapshot. */
+  private validateAll(t: Translated): { key: string; snap: GroupSnapshot; changed: boolean }[] {
+    const out: { key: string; snap: GroupSnapshot; changed: boolean }[] = [];
+    if (t.eds) {
+      const names = t.eds.clusters;
+      for (const { key, old, assignments } of t.eds.groups) {
         const eds = old.types[TYPE.endpoint];
         // Drop only the EDS problems of the clusters being recomputed; the rest still hold.
-        const issues: TranslationIssue[] = old.issues.filter((i) => !(i.message.startsWith('ClusterLoadAssignment ') && [...byName.keys()].some((n) => i.message.startsWith(`ClusterLoadAssignment ${n} `))));
+        const issues: TranslationIssue[] = old.issues.filter((i) => !(i.message.startsWith('ClusterLoadAssignment ') && names.some((n) => i.message.startsWith(`ClusterLoadAssignment ${n} `))));
         // O(changed) apart from two shallow copies: names stay the same, only contents are replaced.
         const replaced = new Map<string, EncodedResource>();
-        for (const [name, c] of byName) {
-          const prev = eds.resources.get(name);
-          if (!prev) continue;
-          const one = edsResource(c, old.group, this.plugins);
+        for (const one of assignments) {
+          const prev = eds.resources.get(one.name)!;
           issues.push(...one.issues);
           const enc = this.encodeOne(TYPE.endpoint, one.resource, issues, prev);
-          if (enc && enc !== prev) replaced.set(name, enc);
+          if (enc && enc !== prev) replaced.set(one.name, enc);
         }
         let endpoints = eds;
         if (replaced.size) {
@@ -147,32 +190,39 @@ export class SnapshotCache implements XdsCache {
           v.remember(endpoints);
           noteDerived(endpoints, { from: eds, changed: [...replaced.keys()] });
         }
-        const next: GroupSnapshot = { ...old, revision: ir.revision, issues: unique(issues), publishedAt: Date.now(), types: { ...old.types, [TYPE.endpoint]: endpoints } };
-        this.groups.set(key, next);
-        if (next.types[TYPE.endpoint].version !== eds.version) changed.push(next);
+        const snap: GroupSnapshot = { ...old, revision: t.ir.revision, issues: unique(issues), publishedAt: Date.now(), types: { ...old.types, [TYPE.endpoint]: endpoints } };
+        out.push({ key, snap, changed: endpoints.version !== eds.version });
       }
     } else {
       const used = new Map<string, EncodedResource>();
-      for (const [key, old] of this.groups) {
-        const next = this.build(old.group, ir, used);
-        this.groups.set(key, next);
-        if (PUSH_ORDER.some((t) => next.types[t].version !== old.types[t].version)) changed.push(next);
+      for (const { key, old, out: translated } of t.full ?? []) {
+        const snap = this.snapshotOf(old.group, t.ir, translated, used);
+        out.push({ key, snap, changed: PUSH_ORDER.some((type) => snap.types[type].version !== old.types[type].version) });
       }
       // Drop encodings no group uses any more, so memory follows the catalogue, not its history.
       if (this.groups.size) this.encoded = used;
     }
-    for (const [key, group] of this.waiting) {
-      const snap = this.build(group, ir);
-      this.groups.set(key, snap);
-      changed.push(snap);
-    }
+    for (const { group, out: translated } of t.waiting) out.push({ key: groupKey(group), snap: this.snapshotOf(group, t.ir, translated), changed: true });
+    return out;
+  }
+
+  /** Phase 3: serves the new snapshots and tells the listeners (the xDS server pushes from here). */
+  private publishAll(ir: IR, next: { key: string; snap: GroupSnapshot; changed: boolean }[]): GroupSnapshot[] {
+    this.ir = ir;
+    for (const { key, snap } of next) this.groups.set(key, snap);
     this.waiting.clear();
+    const changed = next.filter((n) => n.changed).map((n) => n.snap);
     for (const snap of changed) for (const fn of this.listeners) fn(snap);
     return changed;
   }
 
   private build(group: NodeGroup, ir: IR, used?: Map<string, EncodedResource>): GroupSnapshot {
-    const { resources, issues } = translateGroup(ir, group, this.plugins);
+    return this.snapshotOf(group, ir, translateGroup(ir, group, this.plugins), used);
+  }
+
+  /** Encodes and checks one group's translated resources into its snapshot. */
+  private snapshotOf(group: NodeGroup, ir: IR, translated: { resources: GroupResources; issues: TranslationIssue[] }, used?: Map<string, EncodedResource>): GroupSnapshot {
+    const { resources, issues } = translated;
     const previous = this.groups.get(groupKey(group));
     const types = {} as Record<TypeUrl, TypeSnapshot>;
     for (const t of PUSH_ORDER) types[t] = this.encodeType(t, resources, issues, previous?.types[t], used);

@@ -1,3 +1,4 @@
+import { activeTracing, type PushTrace, tracePush, tracePushAnswer } from '../../observability/tracing.js';
 import type { TypeUrl } from '../../translate/envoy-types.js';
 import type { ProxyInfo } from './proxies.js';
 import { diffOf, Subscriptions, type View } from './views.js';
@@ -74,8 +75,19 @@ export interface InFlight {
   sentVersion?: string;
   sentNonce?: string;
   sentRevision?: number;
+  /** The publish span the response in flight went out under (only while tracing records): its answer's span hangs from it. */
+  sentTrace?: PushTrace;
   awaiting: boolean;
 }
+
+/** Attributes naming one push: enough to match the proxy's ACK to it. */
+const pushAttributes = (info: ProxyInfo, type: TypeUrl, version: string | undefined, nonce: string, revision: number | undefined) => ({
+  'xds.proxy': info.id,
+  'xds.type': type,
+  'xds.version': version ?? '',
+  'xds.nonce': nonce,
+  ...(revision !== undefined ? { 'switchyard.registry.revision': revision } : {}),
+});
 
 /**
  * Records the client's answer to the response in flight: an ACK, or a NACK with
@@ -90,6 +102,9 @@ export function recordAnswer(
 ): 'ack' | 'nack' | 'stale' {
   if (req.response_nonce !== st.sentNonce) return 'stale';
   st.awaiting = false;
+  const traced = st.sentTrace;
+  st.sentTrace = undefined;
+  if (traced) tracePushAnswer(traced, req.error_detail ? 'nack' : 'ack', pushAttributes(info, type, st.sentVersion, req.response_nonce, st.sentRevision), req.error_detail?.message);
   const status = (info.types[type] ??= {});
   if (req.error_detail) {
     status.lastNack = { version: st.sentVersion, nonce: req.response_nonce, message: req.error_detail.message, at: new Date().toISOString() };
@@ -107,6 +122,8 @@ export function recordSent(info: ProxyInfo, type: TypeUrl, st: InFlight, view: V
   st.sentVersion = view.version;
   st.sentNonce = res.nonce;
   st.sentRevision = revision;
+  // Tracing off: one variable read per push, no closure.
+  st.sentTrace = activeTracing() ? tracePush(() => pushAttributes(info, type, view.version, res.nonce, revision)) : undefined;
   st.awaiting = true;
   const status = (info.types[type] ??= {});
   status.lastSentVersion = view.version;
