@@ -103,6 +103,9 @@ export const REST_POLICY: Readonly<Record<string, Policy>> = {
   'GET /health': OPEN,
   'GET /ready': OPEN,
   'GET /metrics': OPEN,
+  // The dashboard's files (src/ui/dashboard.ts, ahead of Nest): no data in them; the API calls they make are guarded.
+  'GET /': OPEN,
+  'GET /ui/': OPEN,
   'GET /api/v1/version': read(fixed('none')),
 
   ...resourceRoutes('Service'),

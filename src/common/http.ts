@@ -143,6 +143,8 @@ export class EtagInterceptor implements NestInterceptor {
     return next.handle().pipe(
       map((body) => {
         const res = http.getResponse<Response>();
+        // A stream (SSE, long poll) has written its headers already.
+        if (res.headersSent) return body;
         res.setHeader('Cache-Control', 'no-store');
         if (body && typeof body === 'object' && 'kind' in body && typeof (body as { version?: unknown }).version === 'number') {
           res.setHeader('ETag', `"${(body as { version: number }).version}"`);

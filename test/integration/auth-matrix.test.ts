@@ -25,7 +25,7 @@ const BAD = ['no token', 'expired token', 'malformed token', 'unknown token', 'n
 
 /** What each REST route needs, by the README's roles table. */
 function expectedRole(method: string, path: string): Expect {
-  if (['/health', '/ready', '/metrics'].includes(path)) return 'public';
+  if (['/health', '/ready', '/metrics', '/', '/ui/'].includes(path)) return 'public';
   if (path.startsWith('/api/v1/tokens') || path === '/api/v1/audit') return 'admin';
   // An instance that may read a config reports what it applied.
   if (path.endsWith('/ack')) return 'viewer';
