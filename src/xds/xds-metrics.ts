@@ -8,13 +8,18 @@ import type { ProxyInfo, ProxyRegistry } from './server/proxies.js';
 const SHORT: Record<TypeUrl, string> = { [TYPE.cluster]: 'CDS', [TYPE.endpoint]: 'EDS', [TYPE.listener]: 'LDS', [TYPE.route]: 'RDS' };
 export const shortType = (t: TypeUrl) => SHORT[t] ?? t;
 
-/** xDS metrics: pushes, bytes, ACK/NACK, rebuilds, and convergence (registry commit → proxy ACK). */
+/**
+ * xDS metrics: pushes, bytes, ACK/NACK, rebuilds, convergence (registry commit →
+ * proxy ACK of a version that replaced one it had) and initial sync (a stream's
+ * first request for a type → its ACK of the first version).
+ */
 @Injectable()
 export class XdsMetrics {
   readonly pushes: Counter<'type'>;
   readonly bytes: Counter<'type'>;
   readonly nacks: Counter<'type' | 'group'>;
   readonly convergence: Histogram<'type'>;
+  readonly initialSync: Histogram<'type'>;
   readonly rebuildSeconds: Histogram;
   readonly coalesced: Histogram;
   readonly resources: Gauge<'type'>;
@@ -33,9 +38,16 @@ export class XdsMetrics {
     this.nacks = new Counter({ name: 'switchyard_xds_nacks_total', help: 'xDS responses rejected by clients, by type and node group', labelNames: ['type', 'group'], registers });
     this.convergence = new Histogram({
       name: 'switchyard_xds_convergence_seconds',
-      help: 'time from a registry commit to a proxy ACKing the config that contains it',
+      help: 'time from a registry commit to a proxy ACKing the config that contains it, for versions that replace one the stream had (first syncs are in switchyard_xds_initial_sync_seconds)',
       labelNames: ['type'],
       buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    });
+    this.initialSync = new Histogram({
+      name: 'switchyard_xds_initial_sync_seconds',
+      help: "time from a stream's first request for a type to its ACK of the first version sent for it",
+      labelNames: ['type'],
+      buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
       registers,
     });
     this.rebuildSeconds = new Histogram({ name: 'switchyard_xds_rebuild_seconds', help: 'registry snapshot → IR → resources', buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5], registers });
@@ -133,7 +145,16 @@ export class XdsMetrics {
     this.bytes.inc({ type: shortType(type) }, bytes);
   }
 
-  acked(type: TypeUrl, revision: number | undefined): void {
+  /**
+   * Records an ACK: the initial sync when `subscribedAt` is given (the first version of the type on the
+   * stream), else convergence from the commit behind `revision`. A first sync is not timed from the
+   * commit: a proxy connecting long after the last write would report that whole gap as convergence.
+   */
+  acked(type: TypeUrl, revision: number | undefined, subscribedAt?: number): void {
+    if (subscribedAt !== undefined) {
+      this.initialSync.observe({ type: shortType(type) }, (Date.now() - subscribedAt) / 1000);
+      return;
+    }
     const at = revision !== undefined ? this.commitTimes.get(revision) : undefined;
     if (at !== undefined) this.convergence.observe({ type: shortType(type) }, (Date.now() - at) / 1000);
   }

@@ -45,7 +45,7 @@ export class SotwStream extends XdsStream<DiscoveryRequest, TypeState> {
       const answer = recordAnswer(this.info!, type, st, req, this.shared.hooks);
       if (answer === 'stale') return; // a newer response is in flight
       if (answer === 'nack') st.nackedVersion = st.sent?.version;
-      else st.held = st.sent;
+      else if (answer === 'ack') st.held = st.sent;
     } else if (req.version_info) {
       st.clientVersion = req.version_info; // reconnecting client: it already holds this version
     }

@@ -7,7 +7,11 @@ import { encodeDeltaResponse, encodeResponse } from './wire.js';
 /** Hooks the server uses for metrics and convergence tracking. */
 export interface StreamHooks {
   onSend?(p: ProxyInfo, type: TypeUrl, version: string, bytes: number): void;
-  onAck?(p: ProxyInfo, type: TypeUrl, version: string, revision: number | undefined): void;
+  /**
+   * An ACK. `subscribedAt` (ms since the epoch) is given when the ACK ends the stream's initial sync of
+   * `type`: the version ACKed is the first one sent for it, and the stream subscribed to it then.
+   */
+  onAck?(p: ProxyInfo, type: TypeUrl, version: string, revision: number | undefined, subscribedAt: number | undefined): void;
   onNack?(p: ProxyInfo, type: TypeUrl, version: string | undefined, message: string): void;
 }
 
@@ -78,6 +82,10 @@ export interface InFlight {
   /** The publish span the response in flight went out under (only while tracing records): its answer's span hangs from it. */
   sentTrace?: PushTrace;
   awaiting: boolean;
+  /** When the stream first requested this type (ms since the epoch): the start of its initial sync. */
+  subscribedAt?: number;
+  /** The response in flight is the first version sent of this type on this stream (the client had none from it, and none it said it held). */
+  firstPush?: boolean;
 }
 
 /** Attributes naming one push: enough to match the proxy's ACK to it. */
@@ -91,7 +99,11 @@ const pushAttributes = (info: ProxyInfo, type: TypeUrl, version: string | undefi
 
 /**
  * Records the client's answer to the response in flight: an ACK, or a NACK with
- * its message. Returns false for a stale nonce (a newer response is out).
+ * its message. Returns 'stale' for an old nonce (a newer response is out), and
+ * 'repeat' for the nonce of a response already answered: clients repeat it on
+ * later requests (Envoy with each subscription change), and counting those as
+ * ACKs would record convergence and initial syncs again, or take a request
+ * after a NACK for an ACK of the rejected version.
  */
 export function recordAnswer(
   info: ProxyInfo,
@@ -99,8 +111,9 @@ export function recordAnswer(
   st: InFlight,
   req: { response_nonce: string; error_detail?: { message: string } },
   hooks: StreamHooks,
-): 'ack' | 'nack' | 'stale' {
+): 'ack' | 'nack' | 'repeat' | 'stale' {
   if (req.response_nonce !== st.sentNonce) return 'stale';
+  if (!st.awaiting) return 'repeat';
   st.awaiting = false;
   const traced = st.sentTrace;
   st.sentTrace = undefined;
@@ -113,12 +126,15 @@ export function recordAnswer(
   }
   status.lastAckedVersion = st.sentVersion;
   status.lastAckedAt = new Date().toISOString();
-  hooks.onAck?.(info, type, st.sentVersion!, st.sentRevision);
+  // The first version's ACK is the initial sync; later ones are convergence (a NACKed first version leaves no initial sync).
+  hooks.onAck?.(info, type, st.sentVersion!, st.sentRevision, st.firstPush ? st.subscribedAt : undefined);
   return 'ack';
 }
 
 /** Marks a response as sent on the stream's per-type status. */
 export function recordSent(info: ProxyInfo, type: TypeUrl, st: InFlight, view: View, res: SharedResponse, revision: number, hooks: StreamHooks): void {
+  // No version sent yet (nor one a reconnecting SotW client holds, which sets sentVersion without a send): this is the first.
+  st.firstPush = st.sentVersion === undefined;
   st.sentVersion = view.version;
   st.sentNonce = res.nonce;
   st.sentRevision = revision;

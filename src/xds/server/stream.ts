@@ -54,7 +54,10 @@ export abstract class XdsStream<Req extends { node?: Record<string, any>; type_u
     if (!PUSH_ORDER.includes(type)) return; // a type we do not serve: nothing to say
     let st = this.types.get(type);
     const first = !st;
-    if (!st) this.types.set(type, (st = this.newState(req)));
+    if (!st) {
+      this.types.set(type, (st = this.newState(req)));
+      st.subscribedAt = Date.now();
+    }
     this.request(type, st, req, first);
   }
 

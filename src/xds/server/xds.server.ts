@@ -71,7 +71,7 @@ export class XdsServer implements OnApplicationBootstrap, BeforeApplicationShutd
     this.admission = new TokenBucket(config.XDS_MAX_NEW_STREAMS_PER_SECOND, config.XDS_NEW_STREAM_BURST);
     this.shared = new StreamShared({
       onSend: (_p, type, _v, bytes) => metrics.sent(type, bytes),
-      onAck: (_p, type: TypeUrl, _v, revision) => metrics.acked(type, revision),
+      onAck: (_p, type: TypeUrl, _v, revision, subscribedAt) => metrics.acked(type, revision, subscribedAt),
       onNack: (p, type, version, message) => {
         metrics.nacked(p, type);
         this.log.warn(`NACK from ${p.id} for ${type} version ${version}: ${message}`);
