@@ -63,6 +63,8 @@ const CASES: [string, string, unknown, string, RegExp][] = [
   ['rate limit burst', '/api/v1/policies', policy({ type: 'rateLimit', rateLimit: { requests: 10, unit: 'second', burst: 5 } }), 'spec.rateLimit.burst', />= requests/],
   ['health check timeout > interval', '/api/v1/policies', policy({ type: 'healthCheck', healthCheck: { protocol: 'http', intervalMs: 1000, timeoutMs: 2000 } }), 'spec.healthCheck.timeoutMs', /<= intervalMs/],
   ['health check http field on tcp', '/api/v1/policies', policy({ type: 'healthCheck', healthCheck: { protocol: 'tcp', intervalMs: 1000, timeoutMs: 200, path: '/x' } }), 'spec.healthCheck.path', /only applies to protocol http/],
+  ['health check host with CR LF', '/api/v1/policies', policy({ type: 'healthCheck', healthCheck: { protocol: 'http', intervalMs: 1000, timeoutMs: 200, host: 'a\r\nx-injected: 1' } }), 'spec.healthCheck.host', /NUL, CR or LF/],
+  ['health check path with NUL', '/api/v1/policies', policy({ type: 'healthCheck', healthCheck: { protocol: 'http', intervalMs: 1000, timeoutMs: 200, path: '/x\u0000' } }), 'spec.healthCheck.path', /NUL, CR or LF/],
   ['health check runBy', '/api/v1/policies', policy({ type: 'healthCheck', healthCheck: { protocol: 'grpc', intervalMs: 1000, timeoutMs: 200, runBy: 'nobody' } }), 'spec.healthCheck.runBy', /one of/],
   ['status range inverted', '/api/v1/policies', policy({ type: 'healthCheck', healthCheck: { protocol: 'http', intervalMs: 1000, timeoutMs: 200, expectedStatuses: [{ start: 300, end: 200 }] } }), 'spec.healthCheck.expectedStatuses[0].end', /> start/],
   ['lb option for other algorithm', '/api/v1/policies', policy({ type: 'loadBalancer', loadBalancer: { algorithm: 'roundRobin', hashHeader: 'x' } }), 'spec.loadBalancer.hashHeader', /only applies/],

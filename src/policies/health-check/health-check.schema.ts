@@ -1,6 +1,6 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { ArrayMaxSize, ArrayMinSize, IsArray, IsOptional, ValidateNested } from 'class-validator';
+import { ArrayMaxSize, ArrayMinSize, IsArray, IsOptional, Matches, ValidateNested } from 'class-validator';
 import type { FieldViolation } from '../../common/errors.js';
 import { Int, OneOf, Str } from '../../common/dto.js';
 import type { PolicyKind } from '../policy-kind.js';
@@ -10,6 +10,10 @@ export class StatusRangeDto {
   @Int(100, 599) start!: number;
   @Int(101, 600) end!: number;
 }
+
+/** No NUL, CR or LF: the path and host go into the probe's request line and Host header (Envoy's HTTP_HEADER_VALUE rule refuses them). */
+const HEADER_VALUE = /^[^\0\r\n]*$/;
+const NO_CONTROL = { message: 'must not contain NUL, CR or LF' };
 
 /** `spec.healthCheck`: active probing of a service's endpoints. */
 export class HealthCheckPolicyDto {
@@ -24,9 +28,9 @@ export class HealthCheckPolicyDto {
   initialState?: string;
 
   // http
-  @Str({ optional: true, min: 1, max: 1024, example: '/healthz' }) path?: string;
+  @Str({ optional: true, min: 1, max: 1024, example: '/healthz' }) @Matches(HEADER_VALUE, NO_CONTROL) path?: string;
   @OneOf(['GET', 'HEAD', 'POST', 'PUT', 'OPTIONS'], { optional: true }) method?: string;
-  @Str({ optional: true, min: 1, max: 253 }) host?: string;
+  @Str({ optional: true, min: 1, max: 253 }) @Matches(HEADER_VALUE, NO_CONTROL) host?: string;
   @Str({ optional: true, min: 1, max: 1024 }) expectBody?: string;
 
   @ApiPropertyOptional({ type: [StatusRangeDto], description: 'default [{start: 200, end: 400}]' })

@@ -67,7 +67,23 @@ export function typeOf(typeUrl: string): protobuf.Type {
  */
 export function encodeResource(typeUrl: string, obj: object): Uint8Array {
   const t = typeOf(typeUrl);
-  return t.encode(t.fromObject(obj)).finish();
+  return t.encode(t.fromObject(withSortedKeys(obj) as object)).finish();
+}
+
+/**
+ * A copy with every object's keys in sorted order. protobufjs writes map
+ * entries (a Struct's fields, typed_per_filter_config) in key insertion order,
+ * and that order is whatever the writer sent: the replica that took a write
+ * has the client's order, the others PostgreSQL's (jsonb sorts keys). Sorted,
+ * equal content is equal bytes and an equal version everywhere, as with Go's
+ * deterministic marshalling. Other fields are encoded by field number, so
+ * sorting changes nothing else.
+ */
+function withSortedKeys(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(withSortedKeys);
+  if (v === null || typeof v !== 'object' || ArrayBuffer.isView(v)) return v;
+  const keys = Object.keys(v).sort();
+  return Object.fromEntries(keys.map((k) => [k, withSortedKeys((v as Record<string, unknown>)[k])]));
 }
 
 /** Decodes bytes back to the same JSON shape (Any values expanded with @type). */
