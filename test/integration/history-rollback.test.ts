@@ -10,6 +10,7 @@ import { startTestApp, type TestApp } from '../support/app.js';
 import { echoEndpoint, echoRoute, echoService, edgeListener, retryPolicy } from '../support/fixtures.js';
 import { registryClient, unary } from '../support/grpc.js';
 import { eventually } from '../support/xds-client.js';
+import { prng } from '../support/prng.js';
 
 type Json = any;
 
@@ -19,17 +20,6 @@ type Json = any;
  * of writes, rolling back to a revision gives exactly the export taken at it.
  */
 
-/** A seeded PRNG (mulberry32): the random writes are the same on every run of a seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const strip = (r: Json) => {
   const { version, createdAt, updatedAt, status, ...rest } = r;

@@ -3,18 +3,8 @@ import { describe, it } from 'node:test';
 import { ConfigError, loadConfig } from '../../src/config/config.js';
 import { applyJsonPatch, jsonPatch } from '../../src/common/json-patch.js';
 import { parseDiffRange } from '../../src/registry/history.js';
+import { prng } from '../support/prng.js';
 
-/** A seeded PRNG (mulberry32), so a failing case can be replayed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function randomJson(r: () => number, depth = 0): unknown {
   const x = r();

@@ -13,6 +13,7 @@ import { buildIR } from '../../src/translate/ir.js';
 import type { IR } from '../../src/translate/types.js';
 import { type GroupSnapshot, inconsistencies, SnapshotCache } from '../../src/xds/cache/cache.js';
 import { apiCrashes, type FuzzCase, fuzzCaseArbitrary, groupsOf, translateInputOf } from '../support/fuzz-registry.js';
+import { prng } from '../support/prng.js';
 
 /*
  * Property-based fuzzing of translation (issue 16): for random registries the
@@ -72,17 +73,6 @@ function assertSameOutput(actual: string[], expected: string[], what: string): v
   assert.fail(`${what}: output differs at line ${at}:\n  got:      ${actual[at] ?? '(nothing)'}\n  expected: ${expected[at] ?? '(nothing)'}`);
 }
 
-/** A small seeded PRNG (mulberry32): the reordering is part of the case, so a failure replays. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function shuffled<T>(xs: readonly T[], rand: () => number): T[] {
   const out = [...xs];

@@ -38,6 +38,9 @@ export function Badge(props: { tone: 'ok' | 'bad' | 'warn' | 'none'; children: C
 export const healthTone = (s: string | undefined): 'ok' | 'bad' | 'warn' | 'none' =>
   s === 'healthy' ? 'ok' : s === 'unhealthy' ? 'bad' : s === 'draining' ? 'warn' : 'none';
 
+/** A rollout phase's badge tone: done is green, failed, aborted or rolling back red, still moving amber. */
+export const phaseTone = (p?: string): 'ok' | 'bad' | 'warn' | 'none' => (p === 'Succeeded' ? 'ok' : p === 'Failed' || p === 'Aborted' || p === 'RollingBack' ? 'bad' : p ? 'warn' : 'none');
+
 /** A number card on the overview. */
 export function Stat(props: { label: string; value: number | string; tone?: 'ok' | 'bad' | 'warn' | 'none'; href?: string; testid?: string }) {
   const body = (

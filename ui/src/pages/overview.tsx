@@ -1,6 +1,6 @@
 import { api, listAll, usePoll } from '../api.js';
 import { healthOf, proxies, proxyState, type Res, RUNNING, servicesWithEndpoints } from '../model.js';
-import { Badge, Empty, Page, Stat } from '../ui.js';
+import { Badge, Empty, Page, phaseTone, Stat } from '../ui.js';
 
 async function load() {
   const [fleet, px, rollouts] = await Promise.all([servicesWithEndpoints(), proxies(), listAll<Res>('/api/v1/rollouts')]);
@@ -86,7 +86,7 @@ export function Overview() {
                         </td>
                         <td>{r.spec.service}</td>
                         <td>
-                          <Badge tone={r.status.rollout?.phase === 'RollingBack' ? 'bad' : 'warn'}>{r.status.rollout?.phase ?? 'Pending'}</Badge>
+                          <Badge tone={phaseTone(r.status.rollout?.phase ?? 'Pending')}>{r.status.rollout?.phase ?? 'Pending'}</Badge>
                         </td>
                         <td class="num">{r.status.rollout?.weights?.canary ?? 0} %</td>
                       </tr>

@@ -2,9 +2,8 @@ import { useState } from 'preact/hooks';
 import { api, listAll, usePoll } from '../api.js';
 import { type Res, RUNNING } from '../model.js';
 import { TimeChart } from '../chart.js';
-import { ago, Badge, Empty, Page } from '../ui.js';
+import { ago, Badge, Empty, Page, phaseTone } from '../ui.js';
 
-const phaseTone = (p?: string) => (p === 'Succeeded' ? 'ok' : p === 'Failed' || p === 'Aborted' || p === 'RollingBack' ? 'bad' : p ? 'warn' : 'none');
 
 /** Every rollout with its phase and weights. */
 export function Rollouts() {
