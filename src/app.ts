@@ -8,7 +8,7 @@ import { AppModule } from './app.module.js';
 import { createValidationPipe, errorHeaders, EtagInterceptor, HttpErrorFilter, RequestContextInterceptor, toErrorBody } from './common/http.js';
 import { completeOpenApiDocument } from './common/openapi.js';
 import { EphemeralEndpoints } from './registry/ephemeral-endpoints.js';
-import type { AppConfig } from './config/config.js';
+import { type AppConfig, drainBudgetMs } from './config/config.js';
 import { Database } from './database/database.js';
 import { ENTITIES } from './registry/store/entities.js';
 import { AUTH_ENTITIES } from './auth/token.entity.js';
@@ -81,6 +81,7 @@ async function startWith(config: AppConfig, logger: ReturnType<typeof createLogg
     await db.close();
     throw e;
   }
+  let drain: ((budgetMs: number) => () => void) | undefined;
   if (tls) {
     // New HTTPS connections get the new certificate; open keep-alive connections keep theirs.
     const server = app.getHttpServer() as unknown as import('node:tls').Server;
@@ -94,6 +95,7 @@ async function startWith(config: AppConfig, logger: ReturnType<typeof createLogg
     configureHttp(app, config);
     await app.listen(config.PORT, config.HOST);
     installHeartbeatFastPath(app.getHttpServer(), app.get(EphemeralEndpoints), app.get(MetricsService), app.get(AuthService), config.BODY_LIMIT_BYTES);
+    drain = drainOnClose(app.getHttpServer());
   } catch (e) {
     tls?.close();
     await app.close();
@@ -108,10 +110,14 @@ async function startWith(config: AppConfig, logger: ReturnType<typeof createLogg
     tls,
     close: async () => {
       tls?.close();
+      const started = Date.now();
+      const stopDraining = drain?.(drainBudgetMs(config.SHUTDOWN_TIMEOUT_MS));
       try {
         await app.close();
       } finally {
-        await shutdownTracing(ownTracing, config.SHUTDOWN_TIMEOUT_MS, logger);
+        stopDraining?.();
+        // What is left of the budget, less a margin for the exit itself.
+        await shutdownTracing(ownTracing, Math.max(0, config.SHUTDOWN_TIMEOUT_MS - (Date.now() - started) - 250), logger);
       }
     },
   };
@@ -129,6 +135,29 @@ async function shutdownTracing(tracing: Tracing | undefined, ms: number, logger:
   } finally {
     clearTimeout(timer);
   }
+}
+
+/**
+ * Graceful HTTP shutdown under load. Node's server.close() closes only the
+ * connections idle at that moment: a client that keeps sending on a
+ * keep-alive connection keeps it busy, and close() never returns (the process
+ * was then killed by the forced exit). So from the start of shutdown every
+ * response closes its connection (Connection: close) once it is complete,
+ * idle connections close at once, and whatever is still open when the budget
+ * is spent is cut. Returns the function that starts draining; it returns one
+ * that clears the budget's timer.
+ */
+function drainOnClose(server: import('node:http').Server): (budgetMs: number) => () => void {
+  let draining = false;
+  server.prependListener('request', (_req: unknown, res: import('node:http').ServerResponse) => {
+    if (draining) res.shouldKeepAlive = false;
+  });
+  return (budgetMs) => {
+    draining = true;
+    server.closeIdleConnections();
+    const cut = setTimeout(() => server.closeAllConnections(), budgetMs).unref();
+    return () => clearTimeout(cut);
+  };
 }
 
 const HEARTBEAT = /^\/api\/v1\/services\/([a-z0-9-]{1,63})\/endpoints\/([a-z0-9-]{1,63})\/heartbeat\/?(\?.*)?$/;

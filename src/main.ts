@@ -31,10 +31,11 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     process.stderr.write(`switchyard: ${signal} received, shutting down\n`);
+    // The graceful path leaves itself time to finish within SHUTDOWN_TIMEOUT_MS (see drainBudgetMs); this is the hard bound.
     const force = setTimeout(() => {
       process.stderr.write('switchyard: shutdown timed out, exiting\n');
       process.exit(1);
-    }, config.SHUTDOWN_TIMEOUT_MS + 5000);
+    }, config.SHUTDOWN_TIMEOUT_MS);
     force.unref();
     running.close().then(
       () => process.exit(0),

@@ -170,7 +170,7 @@ export class AppConfig {
   @IsString() @Matches(/^(stdout|off|[^\n]*\/[^\n]*[^/\n])$/, { message: 'must be stdout, off, or a file path containing "/" (e.g. ./audit.jsonl)' })
   AUDIT_LOG = 'off';
 
-  /** How long graceful shutdown waits for in-flight work, in ms. */
+  /** How long graceful shutdown may take, in ms: in-flight work gets drainBudgetMs of it, and the process exits within it. */
   @Transform(toInt) @IsInt() @Min(0) @Max(600000)
   SHUTDOWN_TIMEOUT_MS = 10000;
 
@@ -273,3 +273,10 @@ function securityProblems(cfg: AppConfig): string[] {
   if (cfg.XDS_AUTH !== 'none' && !cfg.XDS_IDENTITIES_FILE) out.push(`XDS_AUTH=${cfg.XDS_AUTH}: needs XDS_IDENTITIES_FILE (which identities may join which node groups)`);
   return out;
 }
+
+/**
+ * The part of SHUTDOWN_TIMEOUT_MS that in-flight HTTP requests and gRPC calls
+ * may take; what is left closes the database and the rest, so the process
+ * exits within SHUTDOWN_TIMEOUT_MS.
+ */
+export const drainBudgetMs = (shutdownTimeoutMs: number): number => Math.floor(shutdownTimeoutMs * 0.8);

@@ -1,9 +1,12 @@
 import * as grpc from '@grpc/grpc-js';
+import type { ChildProcess } from 'node:child_process';
+import { Agent, request as httpRequest } from 'node:http';
 import { createServer, type Server, type Socket, connect } from 'node:net';
 import { decodeDeltaResponse, decodeResponse, encodeDeltaRequest, encodeRequest } from '../../tools/xds-wire.js';
 import { TYPE, type TypeUrl } from '../../src/translate/envoy-types.js';
 import { decodeResource } from '../../src/xds/cache/envoy-protos.js';
 import { type EncodedResource, inconsistencies, type TypeSnapshot } from '../../src/xds/cache/cache.js';
+import type { ControlPlaneProcess } from './control-plane.js';
 
 /*
  * Support for the replica-failover chaos scenario (issue 16): a TCP front
@@ -307,4 +310,60 @@ export class FailoverAdsClient {
     this.call?.end();
     this.client?.close();
   }
+}
+
+/** One HTTP exchange and how far it got. */
+export interface Timed {
+  status?: number;
+  body: string;
+  /**
+   * `ok`: a complete response; `connect`: refused, never accepted; `reset`: the
+   * connection failed before any response (the request may or may not have
+   * been applied); `body`: the response started and was cut short.
+   */
+  phase: 'ok' | 'connect' | 'reset' | 'body';
+  error?: string;
+  doneAt: number;
+}
+
+/** Keep-alive connections, as a load balancer or an SDK would use: shutdown must cope with requests on open connections. */
+const keepAlive = new Agent({ keepAlive: true, maxSockets: 256 });
+
+/** A JSON request that never throws, and says how far it got (see Timed). */
+export function timedRequest(base: string, method: string, path: string, body?: unknown): Promise<Timed> {
+  const text = body === undefined ? undefined : JSON.stringify(body);
+  const headers: Record<string, string | number> = text === undefined ? {} : { 'content-type': method === 'PATCH' ? 'application/merge-patch+json' : 'application/json', 'content-length': Buffer.byteLength(text) };
+  return new Promise((resolve) => {
+    let done = false;
+    const finish = (t: Omit<Timed, 'doneAt'>) => {
+      if (done) return;
+      done = true;
+      resolve({ ...t, doneAt: Date.now() });
+    };
+    const req = httpRequest(base + path, { method, headers, agent: keepAlive }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('aborted', () => finish({ status: res.statusCode, body: Buffer.concat(chunks).toString(), phase: 'body', error: 'aborted' }));
+      res.on('error', (e) => finish({ status: res.statusCode, body: Buffer.concat(chunks).toString(), phase: 'body', error: e.message }));
+      res.on('end', () => {
+        const b = Buffer.concat(chunks);
+        const len = res.headers['content-length'];
+        if (len !== undefined && Number(len) !== b.length) return finish({ status: res.statusCode, body: b.toString(), phase: 'body', error: `${b.length} of ${len} bytes` });
+        finish({ status: res.statusCode, body: b.toString(), phase: 'ok' });
+      });
+    });
+    req.on('error', (e: NodeJS.ErrnoException) => finish({ body: '', phase: e.code === 'ECONNREFUSED' ? 'connect' : 'reset', error: `${e.code ?? ''} ${e.message}` }));
+    req.end(text);
+  });
+}
+
+/** Sends `signal` to a control-plane process and waits (at most `ms`) for it to exit; its exit code and signal. */
+export async function exitOf(p: ControlPlaneProcess, signal: NodeJS.Signals, ms: number): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  // ControlPlaneProcess keeps its child private and only awaits the exit; the exit code tells a clean shutdown (0) from a forced one (1).
+  const child = (p as unknown as { child?: ChildProcess }).child;
+  if (!child || child.exitCode !== null || child.signalCode !== null) throw new Error('the process is not running');
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, sig) => resolve({ code, signal: sig })));
+  child.kill(signal);
+  const late = new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`still running ${ms} ms after ${signal}`)), ms).unref());
+  return Promise.race([exited, late]);
 }

@@ -3,7 +3,7 @@ import { type BeforeApplicationShutdown, Inject, Injectable, Logger, type OnAppl
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
-import { AppConfig } from '../../config/config.js';
+import { AppConfig, drainBudgetMs } from '../../config/config.js';
 import { AuthService, type Caller } from '../../auth/auth.service.js';
 import { ValidationFailed } from '../../common/errors.js';
 import { toGrpcError } from '../../common/grpc-errors.js';
@@ -177,7 +177,7 @@ export class RegistryGrpcServer implements OnApplicationBootstrap, BeforeApplica
       const timer = setTimeout(() => {
         server.forceShutdown();
         resolve();
-      }, this.config.SHUTDOWN_TIMEOUT_MS);
+      }, drainBudgetMs(this.config.SHUTDOWN_TIMEOUT_MS));
       server.tryShutdown(() => {
         clearTimeout(timer);
         resolve();
