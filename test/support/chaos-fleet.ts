@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import type * as grpc from '@grpc/grpc-js';
 import { request } from './app.js';
 import { attempt, type Outcome, startEchoBackend, type EchoBackend } from './echo-backends.js';
@@ -18,7 +18,13 @@ export function procMemory(pid: number): { rss: number; hwm: number } {
  * larger of the sampled maximum and the kernel's VmHWM (which sees spikes
  * between samples).
  */
-export function sampleRss(pid: number, everyMs = 100): { stop(): { peakRss: number; hwm: number; samples: number; last: number } } {
+export function sampleRss(pid: number, everyMs = 100): { stop(): { peakRss: number; hwm: number; samples: number; last: number; first: number } } {
+  // Reset the high-water mark to the current RSS (clear_refs 5), so VmHWM is the peak of this window, not of start-up.
+  try {
+    writeFileSync(`/proc/${pid}/clear_refs`, '5');
+  } catch {
+    /* not permitted: VmHWM then covers the whole life of the process */
+  }
   let max = 0;
   let n = 0;
   let last = NaN;
@@ -32,6 +38,7 @@ export function sampleRss(pid: number, everyMs = 100): { stop(): { peakRss: numb
     }
   };
   read();
+  const first = last;
   const t = setInterval(read, everyMs);
   return {
     stop() {
@@ -43,7 +50,7 @@ export function sampleRss(pid: number, everyMs = 100): { stop(): { peakRss: numb
       } catch {
         /* gone */
       }
-      return { peakRss: Math.max(max, Number.isNaN(hwm) ? 0 : hwm), hwm, samples: n, last };
+      return { peakRss: Math.max(max, Number.isNaN(hwm) ? 0 : hwm), hwm, samples: n, last, first };
     },
   };
 }
