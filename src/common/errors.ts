@@ -6,7 +6,7 @@ export interface FieldViolation {
 
 /** Base of the errors the application services raise; each transport maps them to its own codes. */
 export abstract class DomainError extends Error {
-  abstract readonly code: 'invalid' | 'too_large' | 'not_found' | 'conflict' | 'already_exists' | 'precondition' | 'unavailable' | 'unauthenticated' | 'permission_denied' | 'rate_limited';
+  abstract readonly code: 'invalid' | 'too_large' | 'not_found' | 'conflict' | 'already_exists' | 'precondition' | 'unavailable' | 'unauthenticated' | 'permission_denied' | 'rate_limited' | 'insufficient_storage';
   details?: Record<string, unknown>;
 }
 
@@ -73,4 +73,28 @@ export class RateLimited extends DomainError {
   ) {
     super(message);
   }
+}
+
+/** The database's disk is full (SQLSTATE 53100, ENOSPC): 507 over HTTP, RESOURCE_EXHAUSTED over gRPC. */
+export class InsufficientStorage extends DomainError {
+  readonly code = 'insufficient_storage';
+}
+
+/**
+ * A write the database could not put on disk: the disk is full (507), or the
+ * data directory is read-only or not writable, or an I/O error (503). These are
+ * the server's storage, not the request: without this mapping they were a
+ * generic 500. `undefined` for every other error.
+ */
+export function storageFault(code: string | undefined, message: string): DomainError | undefined {
+  // Only the codes of file errors: a message can quote user data (e.g. a value that failed to parse).
+  const fileError = !code || code === '42501' || /^5[38]/.test(code);
+  // 53100 disk_full; ENOSPC can also surface as 58030 (io_error) "No space left on device".
+  if (code === '53100' || (fileError && /No space left on device/i.test(message))) return new InsufficientStorage(`database storage is full (no space left on device): ${message}`);
+  // PostgreSQL reports EROFS and EACCES on its own files as 42501 with the OS message; a privilege error on a table says "permission denied for".
+  if (fileError && /Read-only file system/i.test(message)) return new Unavailable(`database storage is read-only: ${message}`);
+  if (code === '42501' && /could not .*file/i.test(message)) return new Unavailable(`database storage cannot be written: ${message}`);
+  // Class 58: system errors outside PostgreSQL (I/O errors; in PGlite a stale file table after a failed create).
+  if (code?.startsWith('58')) return new Unavailable(`database storage error: ${message}`);
+  return undefined;
 }

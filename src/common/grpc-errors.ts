@@ -15,6 +15,7 @@ const CODE: Record<DomainError['code'], Status> = {
   unauthenticated: Status.UNAUTHENTICATED,
   permission_denied: Status.PERMISSION_DENIED,
   rate_limited: Status.RESOURCE_EXHAUSTED,
+  insufficient_storage: Status.RESOURCE_EXHAUSTED,
 };
 
 const BAD_REQUEST_URL = 'type.googleapis.com/google.rpc.BadRequest';

@@ -29,6 +29,7 @@ const HTTP_STATUS: Record<DomainError['code'], number> = {
   unauthenticated: 401,
   permission_denied: 403,
   rate_limited: 429,
+  insufficient_storage: 507,
 };
 
 const REASON: Record<number, string> = {
@@ -44,6 +45,7 @@ const REASON: Record<number, string> = {
   429: 'Too Many Requests',
   500: 'Internal Server Error',
   503: 'Service Unavailable',
+  507: 'Insufficient Storage',
 };
 
 /** The JSON error body every failed request gets. */

@@ -1,3 +1,5 @@
+import { constants } from 'node:fs';
+import { access, statfs } from 'node:fs/promises';
 import { DataSource, type DataSourceOptions } from 'typeorm';
 import { MIGRATIONS } from '../../migrations/index.js';
 import { EmbeddedPostgres } from './embedded-postgres.js';
@@ -10,6 +12,18 @@ export interface DatabaseOptions {
   dataDir: string;
   poolSize: number;
   runMigrations: boolean;
+}
+
+/** Below this much free space the embedded data directory counts as full: PostgreSQL extends files 8 KiB at a time and a WAL segment is 16 MiB. */
+export const STORAGE_LOW_BYTES = 1024 * 1024;
+
+/** The embedded database's data directory: can it take writes? */
+export interface StorageState {
+  dataDir: string;
+  freeBytes: number;
+  writable: boolean;
+  /** Why writes will fail, when they will. */
+  problem?: 'full' | 'read-only';
 }
 
 /**
@@ -44,6 +58,25 @@ export class Database {
   /** Resolves when the database answers a trivial query within `timeoutMs`. */
   async ping(timeoutMs = 2000): Promise<void> {
     await withTimeout(this.dataSource.query('SELECT 1'), timeoutMs, 'database did not answer');
+  }
+
+  /**
+   * Free space and writability of the embedded data directory (undefined with a
+   * database server or in memory). A full or read-only disk leaves reads and
+   * xDS serving but fails every write, so readiness reports it.
+   */
+  async storage(): Promise<StorageState | undefined> {
+    const dataDir = this.embedded?.dataDir;
+    if (!dataDir) return undefined;
+    const fs = await statfs(dataDir);
+    const freeBytes = fs.bavail * fs.bsize;
+    // access(2) answers EROFS on a read-only mount even for root (who passes every permission check).
+    const writable = await access(dataDir, constants.W_OK).then(
+      () => true,
+      () => false,
+    );
+    const problem = !writable ? 'read-only' : freeBytes < STORAGE_LOW_BYTES ? 'full' : undefined;
+    return { dataDir, freeBytes, writable, ...(problem ? { problem } : {}) };
   }
 
   /** Names of migrations not yet applied. */

@@ -68,6 +68,14 @@ export class ProbesController {
   @HealthCheck()
   ready() {
     return this.health.check([
+      // Only with an embedded database on disk: a full or read-only data directory fails writes, not reads or xDS.
+      async () => {
+        const session = this.indicator.check('storage');
+        const s = await this.db.storage().catch((e: Error) => ({ problem: 'unknown', message: e.message }));
+        if (!s) return session.up({ embedded: false });
+        if (!s.problem) return session.up({ ...s });
+        return session.degraded({ ...s, message: `the embedded database's data directory is ${s.problem}: writes fail, the last config keeps being served` });
+      },
       () => this.indicator.check('database').attempt(async () => {
         await this.db.ping();
         return { embedded: this.db.isEmbedded };

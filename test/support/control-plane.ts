@@ -36,12 +36,22 @@ export class ControlPlaneProcess {
     return `http://127.0.0.1:${this.port}`;
   }
 
+  /** The running process's id (to read its memory from /proc), if started. */
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  /** Whether the process is running (not exited or killed). */
+  get alive(): boolean {
+    return !!this.child && this.child.exitCode === null && this.child.signalCode === null;
+  }
+
   get grpc(): string {
     return `127.0.0.1:${this.grpcPort}`;
   }
 
-  /** Starts it and waits until /ready says so. */
-  async start(): Promise<void> {
+  /** Starts it and waits until /ready says so (a fresh embedded database on disk takes a while on a loaded machine). */
+  async start(timeoutMs = 30_000): Promise<void> {
     const { DATABASE_URL: _d, ETCD_ENDPOINTS: _e, ...base } = process.env;
     const child = spawn(process.execPath, [join(PACKAGE_ROOT, 'build/src/main.js')], {
       env: { ...base, HOST: '127.0.0.1', PORT: String(this.port), GRPC_PORT: String(this.grpcPort), XDS_PORT: String(this.xdsPort), LOG_LEVEL: 'error', ...this.env },
@@ -49,11 +59,12 @@ export class ControlPlaneProcess {
     });
     this.child = child;
     this.exited = new Promise((r) => child.on('exit', () => r()));
-    for (let i = 0; ; i++) {
+    const end = Date.now() + timeoutMs;
+    for (;;) {
       const r = await request(this.base, 'GET', '/ready').catch(() => undefined);
       if (r?.status === 200) return;
       if (child.exitCode !== null) throw new Error(`control plane exited with ${child.exitCode}`);
-      if (i > 300) throw new Error('control plane never became ready');
+      if (Date.now() > end) throw new Error('control plane never became ready');
       await new Promise((res) => setTimeout(res, 100));
     }
   }
