@@ -36,14 +36,69 @@ function stripProperty(msg: string, property: string): string {
   return msg;
 }
 
-/** Validates a plain object against a DTO class; throws ValidationFailed with field paths. */
+/**
+ * Validates a plain object against a DTO class; throws ValidationFailed with field paths.
+ *
+ * class-transformer's plainToInstance cannot be given free-form maps (labels,
+ * accessLog `fields`) as they are: it skips keys named `constructor` and
+ * `__proto__`, skips keys named like an Object.prototype member (`toString`,
+ * `valueOf`), and throws a TypeError for an object whose `constructor` is a
+ * string (it takes it for the object's class). So such keys are escaped
+ * before the transform and restored after it, as own data properties (a
+ * `__proto__` key never reaches a prototype). On a DTO instance such a key is
+ * an unknown field, as any other would be. Nesting is bounded first: the
+ * transform and the validator recurse, and a body nested deeper than the
+ * call stack must be a 400, not a RangeError.
+ */
 export function validatePlain<T extends object>(cls: new () => T, plain: unknown, prefix = ''): T {
   if (plain === null || typeof plain !== 'object' || Array.isArray(plain)) {
     throw new ValidationFailed([{ field: prefix || '(body)', message: 'must be an object' }]);
   }
-  const dto = plainToInstance(cls, plain);
+  const dto = plainToInstance(cls, escapeKeys(plain, prefix, 0));
+  const unknown = restoreKeys(dto, prefix);
   const errors = validateSync(dto as object, VALIDATOR_OPTIONS);
-  if (errors.length) throw new ValidationFailed(flattenErrors(errors, prefix));
+  if (errors.length || unknown.length) throw new ValidationFailed([...unknown, ...flattenErrors(errors, prefix)]);
   return dto;
 }
 
+/** How deep a body may nest (objects and arrays); the deepest resource schema is far shallower. */
+export const MAX_DEPTH = 32;
+
+/** Marks an escaped key; a key that starts with it is escaped too, so escaping is reversible. */
+const MARK = '\u0000';
+const needsEscape = (k: string) => k in Object.prototype || k.startsWith(MARK);
+const child = (path: string, k: string | number) => (typeof k === 'number' || /^\d+$/.test(k) ? `${path}[${k}]` : path ? `${path}.${k}` : k);
+
+/** A copy of a JSON value with risky keys escaped; refuses nesting beyond MAX_DEPTH. */
+function escapeKeys(v: unknown, path: string, depth: number): unknown {
+  if (v === null || typeof v !== 'object') return v;
+  if (depth >= MAX_DEPTH) throw new ValidationFailed([{ field: path || '(body)', message: `nests deeper than ${MAX_DEPTH} levels` }]);
+  if (Array.isArray(v)) return v.map((x, i) => escapeKeys(x, child(path, i), depth + 1));
+  const out: Record<string, unknown> = {};
+  for (const [k, x] of Object.entries(v)) out[needsEscape(k) ? MARK + k : k] = escapeKeys(x, child(path, k), depth + 1);
+  return out;
+}
+
+/**
+ * Puts escaped keys back, in place and in their order, on the plain objects
+ * of a transformed DTO tree; on DTO instances they are unknown fields, and
+ * are returned as such.
+ */
+function restoreKeys(v: unknown, path: string): FieldViolation[] {
+  if (v === null || typeof v !== 'object') return [];
+  if (Array.isArray(v)) return v.flatMap((x, i) => restoreKeys(x, child(path, i)));
+  const obj = v as Record<string, unknown>;
+  const out: FieldViolation[] = [];
+  const entries = Object.entries(obj);
+  if (entries.some(([k]) => k.startsWith(MARK))) {
+    const plainObject = Object.getPrototypeOf(obj) === Object.prototype;
+    for (const [k] of entries) delete obj[k];
+    for (const [k, x] of entries) {
+      const key = k.startsWith(MARK) ? k.slice(MARK.length) : k;
+      if (key !== k && !plainObject) out.push({ field: child(path, key), message: 'unknown field' });
+      else Object.defineProperty(obj, key, { value: x, enumerable: true, writable: true, configurable: true });
+    }
+  }
+  for (const [k, x] of Object.entries(obj)) out.push(...restoreKeys(x, child(path, k)));
+  return out;
+}

@@ -563,8 +563,10 @@ export function mergePatch(target: unknown, patch: unknown): unknown {
   if (patch === null || typeof patch !== 'object' || Array.isArray(patch)) return patch;
   const out: Record<string, unknown> = target && typeof target === 'object' && !Array.isArray(target) ? { ...(target as object) } : {};
   for (const [k, v] of Object.entries(patch)) {
+    const own = Object.prototype.hasOwnProperty.call(out, k);
     if (v === null) delete out[k];
-    else out[k] = mergePatch(out[k], v);
+    // Defined, not assigned, and read only when own: a `__proto__` or `constructor` label is a key like any other.
+    else Object.defineProperty(out, k, { value: mergePatch(own ? out[k] : undefined, v), enumerable: true, writable: true, configurable: true });
   }
   return out;
 }

@@ -185,6 +185,45 @@ describe('validation: every bad input is a 400 naming the field, and nothing is 
     assert.equal(put.body.version, got.body.version);
   });
 
+  it('stores map keys named like Object.prototype members faithfully (labels, accessLog fields), over JSON, YAML and PATCH; __proto__ pollutes nothing', async () => {
+    const keys = ['constructor', 'toString', 'valueOf', 'hasOwnProperty', 'prototype'];
+    const labels = Object.fromEntries(keys.map((k) => [k, 'x']));
+    const created = await app.http('POST', '/api/v1/services', { ...svc, name: 'proto-keys', labels });
+    assert.equal(created.status, 201, created.text);
+    assert.deepEqual(created.body.labels, labels);
+    assert.deepEqual((await app.http('GET', '/api/v1/services/proto-keys')).body.labels, labels);
+    const patched = await app.http('PATCH', '/api/v1/services/proto-keys', { labels: { constructor: 'y', toString: null } }, { 'content-type': 'application/merge-patch+json' });
+    assert.equal(patched.status, 200, patched.text);
+    const { toString: _, ...rest } = labels;
+    assert.deepEqual(patched.body.labels, { ...rest, constructor: 'y' });
+    // JSON.parse makes `__proto__` an own key; it must stay one (and the raw text is needed to send it).
+    const fields = '{"__proto__":"%PROTOCOL%","constructor":"%RESPONSE_CODE%","valueOf":"%DURATION%"}';
+    const logs = await app.http('POST', '/api/v1/policies', `{"name":"proto-fields","spec":{"type":"accessLog","accessLog":{"fields":${fields}}}}`);
+    assert.equal(logs.status, 201, logs.text);
+    assert.equal(JSON.stringify((await app.http('GET', '/api/v1/policies/proto-fields')).body.spec.accessLog.fields), fields);
+    const yaml = 'kind: Policy\nname: proto-yaml\nspec:\n  type: accessLog\n  accessLog:\n    fields: {__proto__: "%PROTOCOL%", toString: "%RESPONSE_CODE%"}\n';
+    assert.equal((await app.http('POST', '/api/v1/apply', yaml, { 'content-type': 'application/yaml' })).status, 200);
+    assert.deepEqual(Object.keys((await app.http('GET', '/api/v1/policies/proto-yaml')).body.spec.accessLog.fields), ['__proto__', 'toString']);
+    assert.equal(({} as Record<string, unknown>).constructor, Object, 'no prototype was polluted');
+    // Outside a free-form map such a key is an unknown field, like any other; a __proto__ label is no valid label key.
+    for (const [body, field, message] of [
+      [`{"name":"p2","spec":{"protocol":"http","port":80,"constructor":"x"}}`, 'spec.constructor', /unknown field/],
+      [`{"name":"p2","spec":{"protocol":"http","port":80,"extra":{"constructor":"x"}}}`, 'spec.extra', /unknown field/],
+      [`{"name":"p2","labels":{"__proto__":"x"},"spec":{"protocol":"http","port":80}}`, 'labels', /not a valid label key/],
+    ] as const) {
+      const res = await app.http('POST', '/api/v1/services', body);
+      assert.equal(res.status, 400, res.text);
+      assert.ok(res.body.violations.some((v: { field: string; message: string }) => v.field === field && message.test(v.message)), res.text);
+    }
+  });
+
+  it('refuses a body nested deeper than the schema could be with 400, not a stack overflow', async () => {
+    const deep = `{"name":"deep","spec":{"protocol":"http","port":80,"x":${'['.repeat(100000)}${']'.repeat(100000)}}}`;
+    const res = await app.http('POST', '/api/v1/services', deep);
+    assert.equal(res.status, 400, res.text.slice(0, 300));
+    assert.match(res.body.violations[0].message, /nests deeper than/);
+  });
+
   it('serves the OpenAPI document generated from the DTOs', async () => {
     const doc = await app.http('GET', '/api/docs-json');
     assert.equal(doc.status, 200);

@@ -95,7 +95,7 @@ function valueArbitrary(cls: Ctor, prop: string, rules: Meta[], sw: SwaggerPrope
   if (find('isNumber')) return numberArbitrary(num('min') ?? -1e12, num('max') ?? 1e12);
   if (find('isBoolean')) return fc.boolean();
   if (find('isIp')) return ipArbitrary;
-  if (find('labelMap')) return fc.dictionary(fc.constantFrom('version', 'track', 'example.com/tier'), fc.constantFrom('v1', 'v2', ''), { maxKeys: 3 });
+  if (find('labelMap')) return fc.dictionary(fc.constantFrom('version', 'track', 'example.com/tier', ...PROTO_KEYS.filter((k) => k !== '__proto__')), fc.constantFrom('v1', 'v2', ''), { maxKeys: 3 });
   if (find('isString')) {
     const pattern = find('matches')?.constraints?.[0] as RegExp | undefined;
     const max = sw.maxLength ?? num('maxLength') ?? 1024;
@@ -104,11 +104,14 @@ function valueArbitrary(cls: Ctor, prop: string, rules: Meta[], sw: SwaggerPrope
     return stringArbitrary(min, max, pattern);
   }
   // An object without a class: a map of names to strings (e.g. accessLog.fields).
-  if (rules.some((r) => r.name === 'isObject')) return fc.dictionary(stringArbitrary(1, 128), stringArbitrary(1, 1024), { minKeys: 0, maxKeys: 4 });
+  if (rules.some((r) => r.name === 'isObject')) return fc.dictionary(fc.oneof({ arbitrary: stringArbitrary(1, 128), weight: 4 }, { arbitrary: fc.constantFrom(...PROTO_KEYS), weight: 1 }), stringArbitrary(1, 1024), { minKeys: 0, maxKeys: 4 });
   throw new Error(`fuzz-schema: no generator for ${cls.name}.${prop} (rules ${rules.map((r) => r.name ?? r.type).join(', ')})`);
 }
 
 const KNOWN = new Set(['isIn', 'isInt', 'isNumber', 'isBoolean', 'isIp', 'labelMap']);
+
+/** Keys named like Object.prototype members: free-form maps (labels, accessLog fields) must keep them (`__proto__` is no valid label key). */
+export const PROTO_KEYS = ['constructor', 'toString', 'valueOf', 'hasOwnProperty', '__proto__'];
 
 /** An integer in [min, max], often one of the bounds. */
 export function intArbitrary(min: number, max: number): fc.Arbitrary<number> {

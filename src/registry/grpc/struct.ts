@@ -13,9 +13,8 @@ export type PbStruct = { fields?: Record<string, PbValue> };
 /** google.protobuf.Struct → plain JSON object. */
 export function structToJson(s: PbStruct | null | undefined): Record<string, unknown> | undefined {
   if (!s) return undefined;
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(s.fields ?? {})) out[k] = valueToJson(v);
-  return out;
+  // fromEntries defines own properties: a `__proto__` key stays a key, not a prototype.
+  return Object.fromEntries(Object.entries(s.fields ?? {}).map(([k, v]) => [k, valueToJson(v)]));
 }
 
 function valueToJson(v: PbValue): unknown {
@@ -37,8 +36,7 @@ function valueToJson(v: PbValue): unknown {
 
 /** Plain JSON object → google.protobuf.Struct. */
 export function jsonToStruct(o: Record<string, unknown>): PbStruct {
-  const fields: Record<string, PbValue> = {};
-  for (const [k, v] of Object.entries(o)) if (v !== undefined) fields[k] = jsonToValue(v);
+  const fields: Record<string, PbValue> = Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined).map(([k, v]) => [k, jsonToValue(v)]));
   return { fields };
 }
 
