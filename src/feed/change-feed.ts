@@ -64,6 +64,13 @@ export class ChangeFeed implements OnApplicationBootstrap, OnApplicationShutdown
   /** Span contexts of traced commits since the last step (bounded like the SDK's link limit). */
   private links: SpanContext[] = [];
   private running?: Promise<void>;
+  /** A leading-edge step is queued for the next turn of the event loop. */
+  private leadingQueued = false;
+  /** When the last step ended (ms since epoch): a trigger within XDS_DEBOUNCE_QUIET_MS of it is part of a burst. */
+  private lastStepAt = 0;
+  /** Steps run, and how many of them were started by the leading edge (the rest were debounced). */
+  steps = 0;
+  leadingSteps = 0;
   private again = false;
   private poller?: NodeJS.Timeout;
   private revisionWatch?: Watch;
@@ -182,15 +189,35 @@ export class ChangeFeed implements OnApplicationBootstrap, OnApplicationShutdown
     void this.announce(c.revision);
   }
 
-  /** Asks for a step: after XDS_DEBOUNCE_QUIET_MS of quiet, at most XDS_DEBOUNCE_MAX_MS after the first request. */
+  /**
+   * Asks for a step. Leading edge: when no step is running or waiting and none
+   * ended in the last XDS_DEBOUNCE_QUIET_MS, the step runs at once (in the next
+   * turn of the event loop, so that the triggers of this turn fold into it). A
+   * lone change after a quiet period is then pushed without waiting out the
+   * window. Otherwise (a burst) triggers coalesce into one trailing step, after
+   * XDS_DEBOUNCE_QUIET_MS of quiet and at most XDS_DEBOUNCE_MAX_MS after the
+   * first of them. A burst of N changes thus costs two steps, not N.
+   */
   schedule(): void {
     if (this.stopped || !this.started) return;
     this.coalesced++;
+    if (this.leadingQueued) return; // folds into the leading step about to run
     const now = Date.now();
+    const quiet = this.config.XDS_DEBOUNCE_QUIET_MS;
+    if (!this.quietTimer && !this.running && now - this.lastStepAt >= quiet) {
+      this.firstPendingAt = now;
+      this.leadingQueued = true;
+      // The root context: a callback queued during a traced request would otherwise run the step inside that request's trace.
+      setImmediate(() => {
+        this.leadingQueued = false;
+        this.leadingSteps++;
+        void context.with(ROOT_CONTEXT, () => this.run());
+      });
+      return;
+    }
     if (!this.quietTimer) this.firstPendingAt = now;
     clearTimeout(this.quietTimer);
-    const wait = Math.max(0, Math.min(this.config.XDS_DEBOUNCE_QUIET_MS, this.firstPendingAt + this.config.XDS_DEBOUNCE_MAX_MS - now));
-    // The root context: a timer set during a traced request would otherwise run the step inside that request's trace.
+    const wait = Math.max(0, Math.min(quiet, this.firstPendingAt + this.config.XDS_DEBOUNCE_MAX_MS - now));
     this.quietTimer = setTimeout(() => {
       this.quietTimer = undefined;
       void context.with(ROOT_CONTEXT, () => this.run());
@@ -218,6 +245,9 @@ export class ChangeFeed implements OnApplicationBootstrap, OnApplicationShutdown
         } catch (e) {
           // Fail static: consumers keep what they have; the poll retries.
           this.log.warn(`change feed step failed, still at revision ${this.mirror.revision}: ${(e as Error).message}`);
+        } finally {
+          this.steps++;
+          this.lastStepAt = Date.now();
         }
       } while (this.again && !this.stopped);
     })().finally(() => (this.running = undefined));

@@ -3,6 +3,7 @@ import { EventEmitter } from 'node:events';
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { AlreadyExists, NotFound, Unavailable, ValidationFailed } from '../common/errors.js';
 import { COORDINATION, type Coordination, KEYS, type KeyValue, type WatchEvent } from '../coordination/coordination.js';
+import { LeaseRenewer } from '../coordination/lease-renewer.js';
 import { PrefixMirror } from '../coordination/prefix-mirror.js';
 import type { EndpointSpec, Resource } from '../model/resources.js';
 import { REGISTRY_STORE, type RegistryStore } from './store/registry-store.js';
@@ -26,6 +27,8 @@ export class EphemeralEndpoints extends EventEmitter implements OnApplicationBoo
   private readonly log = new Logger('EphemeralEndpoints');
   private readonly byService = new Map<string, Map<string, Entry>>();
   private readonly mirror: PrefixMirror;
+  /** Heartbeats renew leases through this: at most one round trip per lease per spacing, see LeaseRenewer. */
+  readonly renewer: LeaseRenewer;
   /** False while the watch is down (coordination unreachable). */
   synced = false;
   rejected = 0;
@@ -35,6 +38,7 @@ export class EphemeralEndpoints extends EventEmitter implements OnApplicationBoo
     @Inject(REGISTRY_STORE) private readonly store: RegistryStore,
   ) {
     super();
+    this.renewer = new LeaseRenewer(coord);
     this.mirror = new PrefixMirror(coord, KEYS.endpoints, { reset: (kvs) => this.reset(kvs), event: (e) => this.onEvent(e), down: () => (this.synced = false) }, this.log);
   }
 
@@ -44,6 +48,7 @@ export class EphemeralEndpoints extends EventEmitter implements OnApplicationBoo
 
   onApplicationShutdown(): void {
     this.mirror.stop();
+    this.renewer.close();
   }
 
   /** Every heartbeat endpoint of a service. */
@@ -69,7 +74,10 @@ export class EphemeralEndpoints extends EventEmitter implements OnApplicationBoo
     if (await this.store.get({ kind: 'Endpoint', scope: service, name })) throw new AlreadyExists(`Endpoint ${service}/${name} already exists as a durable endpoint`);
     const existing = this.byService.get(service)?.get(name);
     try {
-      if (existing) await this.coord.revoke(existing.lease);
+      if (existing) {
+        this.renewer.forget(existing.lease);
+        await this.coord.revoke(existing.lease);
+      }
       const lease = await this.coord.grantPassiveLease(ttl);
       const value = JSON.stringify({ name, service, labels: input.labels, spec: input.spec });
       const rev = await this.coord.put(KEYS.endpoint(service, name), value, { lease });
@@ -92,7 +100,8 @@ export class EphemeralEndpoints extends EventEmitter implements OnApplicationBoo
     }
     let ttl: number;
     try {
-      ttl = await this.coord.keepAlive(entry.lease);
+      const ttlSeconds = entry.resource.spec.ttlSeconds;
+      ttl = await (ttlSeconds ? this.renewer.heartbeat(entry.lease, ttlSeconds) : this.coord.keepAlive(entry.lease));
     } catch (e) {
       throw new Unavailable(`coordination unavailable: ${(e as Error).message}`);
     }
@@ -156,7 +165,10 @@ export class EphemeralEndpoints extends EventEmitter implements OnApplicationBoo
 
   private drop(service: string, name: string): boolean {
     const m = this.byService.get(service);
-    if (!m?.delete(name)) return false;
+    const entry = m?.get(name);
+    if (!entry || !m) return false;
+    m.delete(name);
+    this.renewer.forget(entry.lease);
     if (!m.size) this.byService.delete(service);
     return true;
   }

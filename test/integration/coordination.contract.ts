@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { CompactedError, type Coordination, type WatchEvent } from '../../src/coordination/coordination.js';
 import { Election } from '../../src/coordination/election.js';
+import { LeaseRenewer } from '../../src/coordination/lease-renewer.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -119,6 +120,40 @@ export function coordinationContract(
       assert.equal(await c.keepAlive(lease), 0, 'an expired lease reports TTL 0');
       await c.revoke(kept);
       assert.equal(await c.get(`${p}kept`), undefined, 'revoking deletes its keys');
+    });
+
+    it('batched heartbeats: few renewals keep a lease alive; when they stop, a second replica sees the key go within TTL + 1 s, not before TTL', async () => {
+      const TTL = 3;
+      const key = `${p}batched`;
+      const lease = await c.grantPassiveLease(TTL);
+      await c.put(key, 'x', { lease });
+      const other = second ? await second() : c;
+      let removedAt = 0;
+      const watch = other.watch(p, (await other.list(p)).revision + 1, { event: (e) => e.type === 'delete' && e.kv.key === key && (removedAt ||= Date.now()), error: () => undefined });
+      const renewer = new LeaseRenewer(c);
+      try {
+        // Heartbeats every 50 ms for longer than the TTL: the deferred renewals alone must keep the lease.
+        let beats = 0;
+        let t0 = 0;
+        for (const end = Date.now() + (TTL + 2) * 1000; Date.now() < end; beats++) {
+          assert.ok((await renewer.heartbeat(lease, TTL)) > 0, 'a heartbeat found its lease gone');
+          t0 = Date.now();
+          await sleep(50);
+        }
+        assert.equal(removedAt, 0, 'expired while heartbeats went on');
+        assert.equal((await other.get(key))?.value, 'x');
+        assert.ok(renewer.sent * 4 <= beats, `${renewer.sent} renewals for ${beats} heartbeats`);
+        await until(() => removedAt > 0, (TTL + 5) * 1000);
+        const after = removedAt - t0;
+        console.log(`batched heartbeats (${name}): ${beats} heartbeats, ${renewer.sent} renewals; key removed ${after} ms after the last heartbeat (TTL ${TTL} s)`);
+        assert.ok(after <= TTL * 1000 + 1000, `removed ${after} ms after the last heartbeat: later than TTL + 1 s`);
+        assert.ok(after >= TTL * 1000 - 500, `removed ${after} ms after the last heartbeat: before the TTL`);
+        assert.equal(await renewer.heartbeat(lease, TTL), 0, 'a heartbeat after expiry reports TTL 0');
+      } finally {
+        watch.cancel();
+        renewer.close();
+        if (other !== c) await other.close();
+      }
     });
 
     it('a held lease is kept alive by the process until revoked', async () => {
