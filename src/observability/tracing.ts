@@ -156,27 +156,40 @@ function samplerOf(name: TracingOptions['sampler'], arg = 1): Sampler | undefine
  * the span is the API's no-op.
  */
 export function withSpan<T>(name: string, options: SpanOptions, fn: (span: Span) => T, parent: Context = context.active()): T {
-  return tracer().startActiveSpan(name, options, parent, (span) => {
+  return tracer().startActiveSpan(name, { startTime: monotonicNow(), ...options }, parent, (span) => {
     let out: T;
     try {
       out = fn(span);
     } catch (e) {
       failed(span, e);
-      span.end();
+      span.end(monotonicNow());
       throw e;
     }
     if (out instanceof Promise)
       return out.then(
-        (v) => (span.end(), v),
+        (v) => (span.end(monotonicNow()), v),
         (e) => {
           failed(span, e);
-          span.end();
+          span.end(monotonicNow());
           throw e;
         },
       ) as T;
-    span.end();
+    span.end(monotonicNow());
     return out;
   });
+}
+
+/**
+ * The wall-clock time in milliseconds read from the monotonic clock. The SDK
+ * stamps a span's start with Date.now(), truncated to the millisecond, and its
+ * end as start + a monotonic duration; so a span that starts in the same
+ * millisecond its sibling ended could appear to start before that end. Stamping
+ * the start from the same monotonic clock keeps sequential spans in order. A
+ * span given its start must be given its end too: the SDK would otherwise end
+ * it at Date.now(), possibly before that start.
+ */
+function monotonicNow(): number {
+  return performance.timeOrigin + performance.now();
 }
 
 function failed(span: Span, e: unknown): void {
