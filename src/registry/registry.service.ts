@@ -136,6 +136,7 @@ export class RegistryService {
   /** Replaces spec and labels of an existing resource (PUT). */
   async replace(key: ResourceKey, body: unknown, ctx: WriteContext): Promise<Resource> {
     const parsed = parseResource(body, { kind: key.kind, ...scopeFields(key.kind, key.scope), name: key.name });
+    await this.precheck(key, ctx.ifMatch, parsed.expectedVersion);
     return this.write(ctx, (tx) => this.updateOne(tx, key, parsed, ctx));
   }
 
@@ -148,6 +149,7 @@ export class RegistryService {
     for (const [f, expected] of Object.entries(fixed)) {
       if (p[f] !== undefined && p[f] !== expected) throw new ValidationFailed([{ field: f, message: 'cannot be changed' }]);
     }
+    await this.precheck(key, ctx.ifMatch, typeof p.version === 'number' ? p.version : undefined);
     return this.write(ctx, async (tx) => {
       const current = await tx.get(key);
       if (!current) throw new NotFound(`${describeKey(key)} not found`);
@@ -321,6 +323,21 @@ export class RegistryService {
     const updated = await tx.update(current, parsed.input, derivedStatus(parsed.input, current, ctx.actor));
     await this.checkIntegrity(tx, [{ input: parsed.input, previous: current, prefix: '' }]);
     return updated;
+  }
+
+  /**
+   * A conditional write whose condition already fails is refused before it
+   * queues for the write lock: under contention most conditional writes lose,
+   * and each would otherwise wait behind every write ahead of it only to be
+   * told 412. The read sees committed state, so a mismatch it finds held at
+   * an instant during the request: a linearizable answer. A match proves
+   * nothing: the write checks again under the lock.
+   */
+  private async precheck(key: ResourceKey, ifMatch: string | undefined, bodyVersion: number | undefined): Promise<void> {
+    if ((ifMatch === undefined || ifMatch.trim() === '*') && bodyVersion === undefined) return;
+    const current = await this.store.get(key);
+    // A missing resource is left to the write, which answers 404 as before.
+    if (current) checkPrecondition(current, ifMatch, bodyVersion);
   }
 
   private async requireService(tx: WriteTx, name: string): Promise<Resource> {

@@ -3,6 +3,7 @@
  * validation. Every bad option is reported as an {@link OptionError} naming the
  * option, which the CLI turns into exit code 2.
  */
+import { AppConfig } from '../../src/config/config.js';
 
 /** The kinds of simulated xDS clients. */
 export const CLIENT_KINDS = ['envoy-sotw', 'envoy-delta', 'grpc'] as const;
@@ -38,7 +39,10 @@ export interface SimOptions {
   intervalMs: number;
   /** Change kinds, used round-robin. */
   script: ChangeKind[];
-  /** XDS_DEBOUNCE_QUIET_MS of a spawned control plane. */
+  /**
+   * XDS_DEBOUNCE_QUIET_MS of a spawned control plane. The default is the
+   * product's own default, so published figures are what a user gets.
+   */
   debounceMs: number;
   /** Extra environment for a spawned control plane. */
   cpEnv: Record<string, string>;
@@ -75,7 +79,7 @@ export const DEFAULTS: SimOptions = {
   changes: 10,
   intervalMs: 1000,
   script: ['health', 'weight'],
-  debounceMs: 10,
+  debounceMs: new AppConfig().XDS_DEBOUNCE_QUIET_MS,
   cpEnv: {},
   floor: true,
   runs: 1,
@@ -103,7 +107,7 @@ fleet         --proxies 100 --workers 2 --mix envoy-sotw=100 (kinds: ${CLIENT_KI
               --streams-per-connection 1 --connect-rate 500 (0 = all at once) --slow 0
 changes       --changes 10 --interval-ms 1000 --script health,weight (kinds: ${CHANGE_KINDS.join(', ')})
               --ack-delay-ms 0 (client waits this long before each ACK)
-target        spawn one (default): --debounce-ms 10 --cp-env KEY=VALUE (repeatable)
+target        spawn one (default): --debounce-ms ${new AppConfig().XDS_DEBOUNCE_QUIET_MS} (the product default) --cp-env KEY=VALUE (repeatable)
               or an existing one: --api http://host:port --xds host:port
 output        --json FILE --runs 1 --timeout-s 120 --no-floor --no-progress`;
 
