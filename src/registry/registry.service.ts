@@ -123,12 +123,13 @@ export class RegistryService {
     const input = parsed.input;
     if (kind === 'Endpoint' && !input.name) input.name = generateName(input.service!);
     return this.write(ctx, async (tx) => {
-      if (kind === 'Endpoint') await this.requireService(tx, input.service!);
+      const service = kind === 'Endpoint' ? await this.requireService(tx, input.service!) : undefined;
       const key = keyOf(input);
       if (await tx.get(key)) throw new AlreadyExists(`${describeKey(key)} already exists`);
       checkPrecondition(undefined, ctx.ifMatch, parsed.expectedVersion);
       const created = await createOne(tx, input, ctx.actor);
-      await this.checkIntegrity(tx, [{ input, previous: undefined, prefix: '' }]);
+      // The service was read under the same write lock: the integrity check need not read it again.
+      await this.checkIntegrity(tx, [{ input, previous: undefined, prefix: '' }], service ? [service] : []);
       return created;
     });
   }
@@ -350,10 +351,11 @@ export class RegistryService {
    * Checks, after all writes of a transaction, that what was written only
    * references existing resources and that no subset still in use was removed.
    */
-  private async checkIntegrity(tx: WriteTx, written: { input: ResourceInput; previous?: Resource; prefix: string }[]): Promise<void> {
+  private async checkIntegrity(tx: WriteTx, written: { input: ResourceInput; previous?: Resource; prefix: string }[], known: Resource[] = []): Promise<void> {
     const violations: FieldViolation[] = [];
     const at = (prefix: string, f: string) => (prefix ? `${prefix}.${f}` : f);
-    const cache = new Map<string, Resource | null>();
+    // `known`: unscoped resources this transaction has already read (and not written since).
+    const cache = new Map<string, Resource | null>(known.map((r) => [`${r.kind}/${r.name}`, r]));
     const lookup = async (kind: Kind, name: string) => {
       const id = `${kind}/${name}`;
       if (!cache.has(id)) cache.set(id, (await tx.getMany(kind, [name]))[0] ?? null);
