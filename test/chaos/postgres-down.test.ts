@@ -3,9 +3,9 @@ import { after, before, describe, it } from 'node:test';
 import type * as grpc from '@grpc/grpc-js';
 import { TYPE } from '../../src/translate/envoy-types.js';
 import { CHAOS_FULL, chaosScale, reportChaos } from '../support/chaos.js';
-import { nacks, retry503, sleep, SteadyCalls, until } from '../support/chaos-etcd.js';
-import { addressOf, fleetEndpoint, heldFleet, listedFleet, OutageWriter, seedResources } from '../support/chaos-postgres.js';
-import { FailoverAdsClient } from '../support/chaos-replica.js';
+import { retry503, sleep, SteadyCalls, until } from '../support/chaos-etcd.js';
+import { addressOf, converged, fleetEndpoint, finalChecks, heldFleet, openRawClients, OutageWriter, seedAndWrite } from '../support/chaos-postgres.js';
+import type { FailoverAdsClient } from '../support/chaos-replica.js';
 import { ControlPlaneProcess } from '../support/control-plane.js';
 import { type EchoBackend, say, startEchoBackend } from '../support/echo-backends.js';
 import { TestEtcd } from '../support/etcd.js';
@@ -55,24 +55,13 @@ describe('chaos: PostgreSQL stopped, then restarted', { timeout: chaosScale(600_
     await b?.kill('SIGTERM');
     await Promise.all(backends.map((x) => x.stop()));
     await etcd?.stop();
-    cluster?.destroy();
+    await cluster?.destroy();
   });
 
   it('xDS serves the last state with 0 removals; writes 503 + Retry-After; /ready says so; converges ≤ 30 s; 0 lost writes', async () => {
-    const seed = await a.http('POST', '/api/v1/apply', seedResources(backends[0], backends[1]));
-    assert.equal(seed.status, 200, seed.text);
-    const acked: ReturnType<typeof fleetEndpoint>[] = [];
-    for (let i = 0; i < WRITES_BEFORE; i++) {
-      const e = fleetEndpoint(`before-${i}`, i);
-      const r = await (i % 2 ? b : a).http('POST', '/api/v1/services/fleet/endpoints', e);
-      assert.equal(r.status, 201, r.text);
-      acked.push(e);
-    }
-    const names = () => acked.map((e) => e.name).sort();
+    const acked = await seedAndWrite(a, b, backends, WRITES_BEFORE);
     const addrs = () => acked.map(addressOf).sort();
-
-    for (const [p, r] of [[a, 'a'], [b, 'b']] as const) for (const delta of [false, true]) raw.push(new FailoverAdsClient(`pg-down-${r}-${delta ? 'delta' : 'sotw'}`, [p.xdsPort], delta));
-    await until(() => raw.every((c) => JSON.stringify(heldFleet(c)) === JSON.stringify(addrs())), 30_000, 'raw clients hold every fleet endpoint', () => raw.map((c) => [c.id, heldFleet(c).length]));
+    raw.push(...(await openRawClients('pg-down', { a, b }, addrs())));
     useXds(a.xdsPort, 'chaos-pg-down');
     client = xdsClient('echo');
     const c = client;
@@ -82,7 +71,7 @@ describe('chaos: PostgreSQL stopped, then restarted', { timeout: chaosScale(600_
     const heldBefore = raw.map((x) => Object.values(x.held.types).reduce((n, m) => n + m.size, 0));
 
     // ---- Outage ----
-    cluster.stop();
+    await cluster.stop();
     const down = Date.now();
     const readyDownMs = await until(async () => {
       const ra = await a.http('GET', '/ready');
@@ -108,7 +97,7 @@ describe('chaos: PostgreSQL stopped, then restarted', { timeout: chaosScale(600_
     const callsDuring = steady.ok;
 
     // ---- PostgreSQL returns ----
-    cluster.start();
+    await cluster.start();
     const up = Date.now();
     const outageMs = up - down;
     const readyUpMs = await until(async () => (await a.http('GET', '/ready')).status === 200 && (await b.http('GET', '/ready')).status === 200, CONVERGE_MS, 'both replicas ready again');
@@ -119,28 +108,11 @@ describe('chaos: PostgreSQL stopped, then restarted', { timeout: chaosScale(600_
       assert.equal(r.status, 201, r.text);
       acked.push(e);
     }
-    await until(
-      async () =>
-        raw.every((x) => JSON.stringify(heldFleet(x)) === JSON.stringify(addrs())) &&
-        JSON.stringify(await listedFleet(a)) === JSON.stringify(names()) &&
-        JSON.stringify(await listedFleet(b)) === JSON.stringify(names()),
-      CONVERGE_MS - (Date.now() - up),
-      'every acknowledged write on both replicas and every proxy ≤ 30 s after PostgreSQL returned',
-      () => raw.map((x) => [x.id, heldFleet(x).length]),
-    );
+    await converged(raw, [a, b], acked, CONVERGE_MS - (Date.now() - up), 'every acknowledged write on both replicas and every proxy ≤ 30 s after PostgreSQL returned');
     const convergedMs = Date.now() - up;
     await steady.stop();
-
-    for (const x of raw) {
-      assert.deepEqual(x.removed, [], `${x.id}: nothing removed`);
-      assert.deepEqual(x.inconsistent(), [], `${x.id}: never an inconsistent snapshot`);
-      assert.deepEqual(x.errors, []);
-      assert.ok(x.held.types[TYPE.route].has('edge'));
-    }
-    assert.equal(steady.failures.length, 0, `steady calls: ${steady.failures.slice(0, 3)}`);
-    assert.ok(steady.ok > callsDuring);
-    assert.equal(await nacks(a), 0, 'NACKs on A');
-    assert.equal(await nacks(b), 0, 'NACKs on B');
+    await finalChecks(raw, steady, callsDuring, [a, b]);
+    for (const x of raw) assert.ok(x.held.types[TYPE.route].has('edge'), `${x.id} holds the edge routes`);
 
     reportChaos({
       scenario: 'PostgreSQL stopped then restarted',
