@@ -3,14 +3,13 @@ import { after, before, describe, it } from 'node:test';
 import type * as grpc from '@grpc/grpc-js';
 import { TYPE } from '../../src/translate/envoy-types.js';
 import { CHAOS_FULL, chaosScale, reportChaos } from '../support/chaos.js';
-import { retry503, sleep, SteadyCalls, until } from '../support/chaos-etcd.js';
-import { addressOf, converged, fleetEndpoint, finalChecks, heldFleet, openRawClients, OutageWriter, seedAndWrite } from '../support/chaos-postgres.js';
+import { retry503, sleep, until } from '../support/chaos-etcd.js';
+import { addressOf, converged, fleetEndpoint, finalChecks, heldFleet, openRawClients, OutageWriter, seedAndWrite, steadyCallsVia } from '../support/chaos-postgres.js';
 import type { FailoverAdsClient } from '../support/chaos-replica.js';
 import { ControlPlaneProcess } from '../support/control-plane.js';
-import { type EchoBackend, say, startEchoBackend } from '../support/echo-backends.js';
+import { type EchoBackend, startEchoBackend } from '../support/echo-backends.js';
 import { TestEtcd } from '../support/etcd.js';
 import { PgCluster } from '../support/pg-cluster.js';
-import { eventually, useXds, xdsClient } from '../support/xds-client.js';
 
 /*
  * Chaos (issue 16): PostgreSQL stopped (pg_ctl stop -m fast on a cluster the
@@ -62,12 +61,9 @@ describe('chaos: PostgreSQL stopped, then restarted', { timeout: chaosScale(600_
     const acked = await seedAndWrite(a, b, backends, WRITES_BEFORE);
     const addrs = () => acked.map(addressOf).sort();
     raw.push(...(await openRawClients('pg-down', { a, b }, addrs())));
-    useXds(a.xdsPort, 'chaos-pg-down');
-    client = xdsClient('echo');
-    const c = client;
-    await eventually(async () => void (await say(c)), 30_000);
-    const steady = new SteadyCalls(client);
-    steady.start();
+    const calls = await steadyCallsVia(a.xdsPort, 'chaos-pg-down');
+    client = calls.client;
+    const { steady } = calls;
     const heldBefore = raw.map((x) => Object.values(x.held.types).reduce((n, m) => n + m.size, 0));
 
     // ---- Outage ----

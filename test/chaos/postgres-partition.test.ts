@@ -2,14 +2,13 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type * as grpc from '@grpc/grpc-js';
 import { CHAOS_FULL, chaosScale, reportChaos } from '../support/chaos.js';
-import { nacks, retry503, sleep, SteadyCalls, TcpProxy, until } from '../support/chaos-etcd.js';
-import { addressOf, fleetEndpoint, heldFleet, listedFleet, OutageWriter, seedResources } from '../support/chaos-postgres.js';
-import { FailoverAdsClient } from '../support/chaos-replica.js';
+import { retry503, sleep, TcpProxy, until } from '../support/chaos-etcd.js';
+import { addressOf, converged, fleetEndpoint, finalChecks, heldFleet, openRawClients, OutageWriter, sameList, seedAndWrite, steadyCallsVia } from '../support/chaos-postgres.js';
+import type { FailoverAdsClient } from '../support/chaos-replica.js';
 import { ControlPlaneProcess } from '../support/control-plane.js';
-import { type EchoBackend, say, startEchoBackend } from '../support/echo-backends.js';
+import { type EchoBackend, startEchoBackend } from '../support/echo-backends.js';
 import { TestEtcd } from '../support/etcd.js';
 import { createTestDatabase, type TestDatabase } from '../support/postgres.js';
-import { eventually, useXds, xdsClient } from '../support/xds-client.js';
 
 /*
  * Chaos (issue 16): a network partition between replica A and PostgreSQL
@@ -66,30 +65,15 @@ describe('chaos: network partition between one replica and PostgreSQL', { timeou
   });
 
   it('A: writes 503 + Retry-After, /ready down, xDS with 0 removals; B keeps writing; A converges ≤ 30 s after healing; 0 lost writes', async () => {
-    const seed = await a.http('POST', '/api/v1/apply', seedResources(backends[0], backends[1]));
-    assert.equal(seed.status, 200, seed.text);
-    const acked: ReturnType<typeof fleetEndpoint>[] = [];
-    for (let i = 0; i < WRITES_BEFORE; i++) {
-      const e = fleetEndpoint(`before-${i}`, i);
-      const r = await (i % 2 ? b : a).http('POST', '/api/v1/services/fleet/endpoints', e);
-      assert.equal(r.status, 201, r.text);
-      acked.push(e);
-    }
-    const names = () => acked.map((e) => e.name).sort();
+    const acked = await seedAndWrite(a, b, backends, WRITES_BEFORE);
     const addrs = () => acked.map(addressOf).sort();
-    const same = (x: string[] | undefined, y: string[]) => JSON.stringify(x) === JSON.stringify(y);
-
-    for (const [p, r] of [[a, 'a'], [b, 'b']] as const) for (const delta of [false, true]) raw.push(new FailoverAdsClient(`pg-part-${r}-${delta ? 'delta' : 'sotw'}`, [p.xdsPort], delta));
+    raw.push(...(await openRawClients('pg-part', { a, b }, addrs())));
     const onA = raw.filter((x) => x.port === a.xdsPort);
     const onB = raw.filter((x) => x.port === b.xdsPort);
-    await until(() => raw.every((c) => same(heldFleet(c), addrs())), 30_000, 'raw clients hold every fleet endpoint', () => raw.map((c) => [c.id, heldFleet(c).length]));
     // The steady calls go through A, the replica that is cut off.
-    useXds(a.xdsPort, 'chaos-pg-partition');
-    client = xdsClient('echo');
-    const c = client;
-    await eventually(async () => void (await say(c)), 30_000);
-    const steady = new SteadyCalls(client);
-    steady.start();
+    const calls = await steadyCallsVia(a.xdsPort, 'chaos-pg-partition');
+    client = calls.client;
+    const { steady } = calls;
     const stateOfA = addrs();
 
     // ---- Partition ----
@@ -112,7 +96,7 @@ describe('chaos: network partition between one replica and PostgreSQL', { timeou
       viaB.push(e);
       acked.push(e);
     }
-    const reachedBMs = await until(() => onB.every((x) => same(heldFleet(x), addrs())), 15_000, "B's writes reach B's proxies during the partition");
+    const reachedBMs = await until(() => onB.every((x) => sameList(heldFleet(x), addrs())), 15_000, "B's writes reach B's proxies during the partition");
     const left = PARTITION_MS - (Date.now() - cut);
     if (left > 0) await sleep(left);
     await writerA.stop();
@@ -142,24 +126,10 @@ describe('chaos: network partition between one replica and PostgreSQL', { timeou
       after.push(e);
       acked.push(e);
     }
-    await until(
-      async () => raw.every((x) => same(heldFleet(x), addrs())) && same(await listedFleet(a), names()) && same(await listedFleet(b), names()),
-      CONVERGE_MS - (Date.now() - healed),
-      "A converges on B's state, and every acknowledged write is on both replicas and every proxy, ≤ 30 s after healing",
-      () => raw.map((x) => [x.id, heldFleet(x).length]),
-    );
+    await converged(raw, [a, b], acked, CONVERGE_MS - (Date.now() - healed), "A converges on B's state, and every acknowledged write is on both replicas and every proxy, ≤ 30 s after healing");
     const convergedMs = Date.now() - healed;
     await steady.stop();
-
-    for (const x of raw) {
-      assert.deepEqual(x.removed, [], `${x.id}: nothing removed`);
-      assert.deepEqual(x.inconsistent(), [], `${x.id}: never an inconsistent snapshot`);
-      assert.deepEqual(x.errors, []);
-    }
-    assert.equal(steady.failures.length, 0, `steady calls: ${steady.failures.slice(0, 3)}`);
-    assert.ok(steady.ok > callsDuring);
-    assert.equal(await nacks(a), 0, 'NACKs on A');
-    assert.equal(await nacks(b), 0, 'NACKs on B');
+    await finalChecks(raw, steady, callsDuring, [a, b]);
 
     reportChaos({
       scenario: 'Network partition between a replica and PostgreSQL',

@@ -1,9 +1,12 @@
+import assert from 'node:assert/strict';
 import { TYPE } from '../../src/translate/envoy-types.js';
 import type { HttpResult } from './app.js';
-import { fleetResources, type HasHttp, sleep } from './chaos-etcd.js';
-import type { FailoverAdsClient } from './chaos-replica.js';
-import type { EchoBackend } from './echo-backends.js';
+import type * as grpc from '@grpc/grpc-js';
+import { fleetResources, type HasHttp, nacks, sleep, SteadyCalls, until } from './chaos-etcd.js';
+import { FailoverAdsClient } from './chaos-replica.js';
+import { type EchoBackend, say } from './echo-backends.js';
 import { echoEndpoint, echoRoute, echoService } from './fixtures.js';
+import { eventually, useXds, xdsClient } from './xds-client.js';
 
 /*
  * Shared pieces of the PostgreSQL chaos scenarios (issue 16): PostgreSQL
@@ -104,4 +107,80 @@ export class OutageWriter {
   slowestMs(): number {
     return Math.max(0, ...this.answers.map((a) => a.ms));
   }
+}
+
+/** Any replica process (the REST API and its xDS port). */
+type Replica = HasHttp & { xdsPort: number };
+
+/**
+ * Seeds the registry through A, then makes `n` fleet writes through A and B
+ * in turn (each must be acknowledged): the writes that must survive the fault.
+ */
+export async function seedAndWrite(a: Replica, b: Replica, backends: EchoBackend[], n: number): Promise<ReturnType<typeof fleetEndpoint>[]> {
+  const seed = await a.http('POST', '/api/v1/apply', seedResources(backends[0], backends[1]));
+  if (seed.status !== 200) throw new Error(`seed: ${seed.status} ${seed.text}`);
+  const acked: ReturnType<typeof fleetEndpoint>[] = [];
+  for (let i = 0; i < n; i++) {
+    const e = fleetEndpoint(`before-${i}`, i);
+    const r = await (i % 2 ? b : a).http('POST', '/api/v1/services/fleet/endpoints', e);
+    if (r.status !== 201) throw new Error(`write before the fault: ${r.status} ${r.text}`);
+    acked.push(e);
+  }
+  return acked;
+}
+
+/** A SotW and a Delta raw ADS client on each replica, once they hold every address in `addrs`. */
+export async function openRawClients(prefix: string, replicas: Record<string, Replica>, addrs: string[], ms = 30_000): Promise<FailoverAdsClient[]> {
+  const raw: FailoverAdsClient[] = [];
+  for (const [name, p] of Object.entries(replicas)) for (const delta of [false, true]) raw.push(new FailoverAdsClient(`${prefix}-${name}-${delta ? 'delta' : 'sotw'}`, [p.xdsPort], delta));
+  try {
+    await until(() => raw.every((c) => sameList(heldFleet(c), addrs)), ms, 'raw clients hold every fleet endpoint', () => raw.map((c) => [c.id, heldFleet(c).length]));
+  } catch (e) {
+    for (const c of raw) c.close();
+    throw e;
+  }
+  return raw;
+}
+
+export const sameList = (x: string[] | undefined, y: string[]) => JSON.stringify(x) === JSON.stringify(y);
+
+/**
+ * Waits (≤ `ms`) until both replicas list exactly the acknowledged writes and
+ * every raw client holds exactly their addresses: "0 lost writes".
+ */
+export function converged(raw: FailoverAdsClient[], replicas: HasHttp[], acked: ReturnType<typeof fleetEndpoint>[], ms: number, what: string): Promise<number> {
+  const names = acked.map((e) => e.name).sort();
+  const addrs = acked.map(addressOf).sort();
+  return until(
+    async () => {
+      if (!raw.every((x) => sameList(heldFleet(x), addrs))) return false;
+      for (const r of replicas) if (!sameList(await listedFleet(r), names)) return false;
+      return true;
+    },
+    ms,
+    what,
+    () => raw.map((x) => [x.id, heldFleet(x).length]),
+  );
+}
+
+/** The end-of-scenario checks: nothing ever removed, never an inconsistent snapshot, 0 failed calls, 0 NACKs. */
+export async function finalChecks(raw: FailoverAdsClient[], steady: SteadyCalls, callsDuring: number, replicas: HasHttp[]): Promise<void> {
+  for (const x of raw) {
+    assert.deepEqual(x.removed, [], `${x.id}: nothing removed`);
+    assert.deepEqual(x.inconsistent(), [], `${x.id}: never an inconsistent snapshot`);
+    assert.deepEqual(x.errors, []);
+  }
+  assert.equal(steady.failures.length, 0, `steady calls: ${steady.failures.slice(0, 3)}`);
+  assert.ok(steady.ok > callsDuring, 'steady calls went on after the fault');
+  for (const [i, r] of replicas.entries()) assert.equal(await nacks(r), 0, `NACKs on replica ${i}`);
+}
+
+/** A grpc-js-xds client of `echo` through the xDS server at `xdsPort`, once a call works, making steady calls. */
+export async function steadyCallsVia(xdsPort: number, nodeId: string): Promise<{ client: grpc.Client; steady: SteadyCalls }> {
+  useXds(xdsPort, nodeId);
+  const client = xdsClient('echo');
+  await eventually(async () => void (await say(client)), 30_000);
+  const steady = new SteadyCalls(client);
+  steady.start();
+  return { client, steady };
 }
