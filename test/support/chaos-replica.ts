@@ -164,6 +164,15 @@ export interface Received {
   problems: string[];
 }
 
+/** Every resource a proxy holds (`CDS name`), and every endpoint address in its EDS (`EDS cluster address`). */
+function heldKeys(held: HeldState): string[] {
+  const keys: string[] = [];
+  for (const [type, m] of Object.entries(held.types)) for (const n of m.keys()) keys.push(`${SHORT[type]} ${n}`);
+  for (const [n, h] of held.types[TYPE.endpoint])
+    for (const l of h.body.endpoints ?? []) for (const e of l.lb_endpoints ?? []) keys.push(`EDS ${n} ${e.endpoint?.address?.socket_address?.address}:${e.endpoint?.address?.socket_address?.port_value}`);
+  return keys;
+}
+
 const SHORT: Record<string, string> = { [TYPE.cluster]: 'CDS', [TYPE.endpoint]: 'EDS', [TYPE.listener]: 'LDS', [TYPE.route]: 'RDS' };
 
 /**
@@ -180,6 +189,8 @@ export class FailoverAdsClient {
   readonly failovers: { at: number; from: number; to: number; code: number }[] = [];
   /** Decoding failures (should never happen). */
   readonly errors: string[] = [];
+  /** Resources (`CDS name`) and endpoint addresses (`EDS cluster address`) it held and then lost: "0 removed" is checked on it. */
+  readonly removed: string[] = [];
   private readonly versions = new Map<TypeUrl, string>();
   private readonly nonces = new Map<TypeUrl, string>();
   private readonly subscribed = new Map<TypeUrl, string[]>();
@@ -251,6 +262,7 @@ export class FailoverAdsClient {
 
   private onResponse(port: number, b: Buffer): void {
     const held = this.held;
+    const before = heldKeys(held);
     let type: TypeUrl;
     let version: string;
     let nonce: string;
@@ -276,6 +288,8 @@ export class FailoverAdsClient {
       names = decoded.map((d) => (type === TYPE.endpoint ? d.cluster_name : d.name));
     }
     held.prune();
+    const after = new Set(heldKeys(held));
+    for (const k of before) if (!after.has(k)) this.removed.push(k);
     this.received.push({ at: Date.now(), port, type, version, names, problems: held.problems() });
     this.versions.set(type, version);
     this.nonces.set(type, nonce);
