@@ -1,6 +1,7 @@
 import type { CheckedState } from '../model/health.js';
 import { KINDS, type EndpointSpec, type ListenerSpec, type PolicySpec, type Resource, type RolloutSpec, type RouteRule, type RouteSpec, type ServiceSpec } from '../model/resources.js';
 import { mergeEndpoints } from './endpoints.js';
+import type { IrMemo } from './memo.js';
 import { type PolicyPlugin, renders } from './plugin.js';
 import { byName, clusterName, type IR, type IrCluster, type IrDestination, type IrHealth, type IrListener, type IrLocality, type IrVirtualHost, type PolicyMap, type TranslationIssue, usable } from './types.js';
 
@@ -33,8 +34,11 @@ const NO_CHECKS: ReadonlyMap<string, CheckedState> = new Map();
  * Endpoints are merged here (durable, heartbeat, health), and policies are
  * resolved once onto the clusters and routes they decorate. Problems are
  * collected as issues on the offending resource; the rest still translates.
+ * With a `memo` from the previous build, services and routes whose inputs are
+ * the same objects reuse what that build computed (the output is the same).
  */
-export function buildIR(input: TranslateInput, plugins: readonly PolicyPlugin[]): IR {
+export function buildIR(input: TranslateInput, plugins: readonly PolicyPlugin[], memo?: IrMemo): IR {
+  memo?.begin(plugins);
   const issues: TranslationIssue[] = [];
   const of = <S>(kind: Resource['kind']) => (input.resources.filter((r) => r.kind === kind) as Resource<S>[]).sort(byName);
   const services = of<ServiceSpec>('Service');
@@ -57,14 +61,11 @@ export function buildIR(input: TranslateInput, plugins: readonly PolicyPlugin[])
   const clusters: IrCluster[] = [];
   const endpointIssues: Record<string, TranslationIssue[]> = {};
   const svcByName = new Map(services.map((s) => [s.name, s]));
+  const panicShare = input.panicShare ?? 0.5;
   for (const svc of services) {
-    const out = serviceClusters(
-      { service: svc, durable: durableBySvc.get(svc.name) ?? [], heartbeat: input.heartbeat?.get(svc.name), checked: input.checked?.get(svc.name) },
-      used,
-      resolver.forService(svc),
-      input.panicShare ?? 0.5,
-      reported,
-    );
+    const si: ServiceInput = { service: svc, durable: durableBySvc.get(svc.name) ?? [], heartbeat: input.heartbeat?.get(svc.name), checked: input.checked?.get(svc.name) };
+    const compute = () => serviceClusters(si, used, resolver.forService(svc), panicShare, reported);
+    const out = memo ? memo.services.get(svc.name, serviceKey(si, policies, used, reported, panicShare), compute) : compute();
     clusters.push(...out.clusters);
     if (out.issues.length) endpointIssues[svc.name] = out.issues;
   }
@@ -83,21 +84,28 @@ export function buildIR(input: TranslateInput, plugins: readonly PolicyPlugin[])
       }
     });
     if (!domains.length) continue;
-    const cm = resolver.forRoute(r);
-    virtualHosts.push({
-      name: r.name,
-      domains: domains.sort(),
-      ...(cm ? { policies: cm } : {}),
-      routes: r.spec.rules.map((rule, i) => {
-        const p = resolver.forRule(r, rule, svcByName);
-        return {
-          name: `${r.name}/${i}`,
-          match: rule.match ?? { pathPrefix: '/' },
-          destinations: destinations(r, i, rule, clusterByName, issues),
-          ...(p ? { policies: p } : {}),
-        };
-      }),
-    });
+    const compute = () => {
+      const raised: TranslationIssue[] = [];
+      const cm = resolver.forRoute(r);
+      const vh: IrVirtualHost = {
+        name: r.name,
+        domains: domains.sort(),
+        ...(cm ? { policies: cm } : {}),
+        routes: r.spec.rules.map((rule, i) => {
+          const p = resolver.forRule(r, rule, svcByName);
+          return {
+            name: `${r.name}/${i}`,
+            match: rule.match ?? { pathPrefix: '/' },
+            destinations: destinations(r, i, rule, clusterByName, raised),
+            ...(p ? { policies: p } : {}),
+          };
+        }),
+      };
+      return { vh, raised };
+    };
+    const out = memo ? memo.routes.get(r.name, routeKey(r, domains, policies, svcByName, clusterByName), compute) : compute();
+    virtualHosts.push(out.vh);
+    issues.push(...out.raised);
   }
   const vhNames = new Set(virtualHosts.map((v) => v.name));
   const routeByName = new Map(routes.map((r) => [r.name, r]));
@@ -129,6 +137,7 @@ export function buildIR(input: TranslateInput, plugins: readonly PolicyPlugin[])
   }
 
   issues.push(...resolver.issues([...services, ...routes, ...listeners]));
+  memo?.end();
   return { revision: input.revision, clusters: clusters.sort(byName), virtualHosts, listeners: irListeners, issues: sortIssues([...issues, ...Object.values(endpointIssues).flat()]), endpointIssues };
 }
 
@@ -183,6 +192,45 @@ function destinations(route: Resource<RouteSpec>, i: number, rule: RouteRule, cl
     issues.push({ kind: 'Service', name: x.b.service, severity: 'warning', reason: 'Degraded', message: `${x.b.subset ? `subset ${x.b.subset}` : 'the service'} has no usable endpoints; Route ${route.name} rule ${i} sends its share to the other backends` });
   }
   return out(ok);
+}
+
+/** Delimits the parts of a memo key (a value no input can be). */
+const PART = Symbol('part');
+
+/** Policy resources attached by name (undefined where none exists): what attached settings are resolved from. */
+const attachedPolicies = (names: string[] | undefined, policies: Map<string, Resource<PolicySpec>>) => (names ?? []).map((n) => policies.get(n));
+
+/** Everything a service's clusters are computed from, as identities and flags (see IrMemo). */
+function serviceKey(si: ServiceInput, policies: Map<string, Resource<PolicySpec>>, used: Set<string>, reported: ReadonlySet<string>, panicShare: number): unknown[] {
+  const svc = si.service;
+  const key: unknown[] = [svc, panicShare, ...attachedPolicies(svc.spec.policies, policies), PART, ...si.durable, PART, ...(si.heartbeat ?? []), PART];
+  for (const [name, state] of si.checked ?? NO_CHECKS) key.push(name, state);
+  key.push(PART);
+  for (const subset of [undefined, ...(svc.spec.subsets ?? []).map((s) => s.name)]) {
+    const name = clusterName(svc.name, subset);
+    key.push(used.has(name), reported.has(name));
+  }
+  return key;
+}
+
+/** Everything a Route's virtual host is computed from: the route, its hosts, attached policies, and its backends (services and whether their clusters are usable). */
+function routeKey(r: Resource<RouteSpec>, domains: string[], policies: Map<string, Resource<PolicySpec>>, services: Map<string, Resource<ServiceSpec>>, clusters: Map<string, IrCluster>): unknown[] {
+  const key: unknown[] = [r, domains.join('\u0000'), ...attachedPolicies(r.spec.policies, policies)];
+  for (const rule of r.spec.rules)
+    for (const b of rule.backends) {
+      const svc = services.get(b.service);
+      const c = clusters.get(clusterName(b.service, b.subset));
+      key.push(PART, svc, ...attachedPolicies(svc?.spec.policies, policies), c ? usableOf(c) : 'missing');
+    }
+  return key;
+}
+
+const usableMemo = new WeakMap<IrCluster, boolean>();
+/** usable(), once per cluster object (a route change checks every backend again). */
+function usableOf(c: IrCluster): boolean {
+  let u = usableMemo.get(c);
+  if (u === undefined) usableMemo.set(c, (u = usable(c)));
+  return u;
 }
 
 function usedClusters(routes: Resource<RouteSpec>[]): Set<string> {

@@ -1,7 +1,7 @@
 import type { HeaderMatch, RouteMatch } from '../model/resources.js';
 import { ADS, duration, HCM_TYPE, HTTP_PROTOCOL_OPTIONS, ROUTER_TYPE, TYPE, type TypeUrl } from './envoy-types.js';
 import type { Json, PolicyPlugin, PluginIssue, RenderContext } from './plugin.js';
-import type { IR, IrCluster, IrListener, IrRoute, IrVirtualHost, NodeGroup, Owner, PolicyMap, TranslationIssue } from './types.js';
+import { groupKey, type IR, type IrCluster, type IrListener, type IrRoute, type IrVirtualHost, type NodeGroup, type Owner, type PolicyMap, type TranslationIssue } from './types.js';
 
 /** One xDS resource as proto3-style JSON with snake_case names. */
 export interface NamedResource {
@@ -20,8 +20,9 @@ export type GroupResources = Record<TypeUrl, NamedResource[]>;
  * proxyless gRPC clients get one API listener per route host, so `xds:///<host>` resolves.
  * Policy plugins decorate clusters and routes in their order; translation itself names no policy type.
  */
-export function translateGroup(ir: IR, group: NodeGroup, plugins: readonly PolicyPlugin[]): { resources: GroupResources; issues: TranslationIssue[] } {
-  const r = new GroupRenderer(group, [...plugins].sort((a, b) => a.order - b.order), ir.clusters);
+export function translateGroup(ir: IR, group: NodeGroup, plugins: readonly PolicyPlugin[], memo?: GroupMemo): { resources: GroupResources; issues: TranslationIssue[] } {
+  const r = new GroupRenderer(group, [...plugins].sort((a, b) => a.order - b.order), ir.clusters, memo?.for(group, plugins));
+  const configs = new Map<string, RenderedConfig>();
   const vhByName = new Map(ir.virtualHosts.map((v) => [v.name, v]));
   const listeners: NamedResource[] = [];
   const routes: NamedResource[] = [];
@@ -32,11 +33,17 @@ export function translateGroup(ir: IR, group: NodeGroup, plugins: readonly Polic
   if (group.kind === 'proxyless') {
     for (const vh of ir.virtualHosts) {
       usedVhosts.push(vh);
-      for (const host of vh.domains) {
+      const out = r.memoized('proxyless', vh, () => {
         const owner: Owner = { kind: 'Route', name: vh.name };
-        const hcm = r.hcm(host, host, [vh], vh.policies, vh, owner);
-        listeners.push({ name: host, owner, needs: [host], resource: { name: host, api_listener: { api_listener: hcm } } });
-        routes.push({ name: host, owner, needs: clustersOf([vh]), resource: { name: host, virtual_hosts: [r.virtualHost({ ...vh, domains: [host] })] } });
+        const needs = clustersOf([vh]);
+        return vh.domains.map((host) => ({
+          listener: { name: host, owner, needs: [host], resource: { name: host, api_listener: { api_listener: r.hcm(host, host, [vh], vh.policies, vh, owner) } } },
+          route: { name: host, owner, needs, resource: { name: host, virtual_hosts: [r.virtualHost({ ...vh, domains: [host] })] } },
+        }));
+      });
+      for (const o of out) {
+        listeners.push(o.listener);
+        routes.push(o.route);
       }
     }
   } else {
@@ -55,17 +62,26 @@ export function translateGroup(ir: IR, group: NodeGroup, plugins: readonly Polic
           filter_chains: [{ filters: [{ name: 'envoy.filters.network.http_connection_manager', typed_config: r.hcm(l.name, l.name, vhs, l.policies, l, owner) }] }],
         },
       });
-      routes.push({ name: l.name, owner, needs: clustersOf(vhs), resource: { name: l.name, virtual_hosts: vhs.map((vh) => r.virtualHost(vh)) } });
+      // The route configuration is reused whole when each of its virtual hosts rendered to the same object as last time.
+      const rendered = vhs.map((vh) => r.memoized('virtualHost', vh, () => r.virtualHost(vh)));
+      const last = memo?.configs.get(l.name);
+      const config: RenderedConfig =
+        last && last.vhosts.length === rendered.length && last.vhosts.every((v, i) => v === rendered[i])
+          ? last
+          : { vhosts: rendered, resource: { name: l.name, owner, needs: clustersOf(vhs), resource: { name: l.name, virtual_hosts: rendered } } };
+      configs.set(l.name, config);
+      routes.push(config.resource);
     }
   }
+  if (memo) memo.configs = configs;
 
   const wanted = new Set([...clustersOf(usedVhosts), ...extra]);
   const clusters = ir.clusters.filter((c) => wanted.has(c.name));
   const svc = (c: IrCluster): Owner => ({ kind: 'Service', name: c.service });
   return {
     resources: {
-      [TYPE.cluster]: clusters.map((c) => ({ name: c.name, owner: svc(c), resource: r.cluster(c) })),
-      [TYPE.endpoint]: clusters.map((c) => r.eds(c)),
+      [TYPE.cluster]: clusters.map((c) => ({ name: c.name, owner: svc(c), resource: r.memoized('cluster', c, () => r.cluster(c)) })),
+      [TYPE.endpoint]: clusters.map((c) => r.memoized('eds', c, () => r.eds(c))),
       [TYPE.listener]: sortByName(listeners),
       [TYPE.route]: sortByName(routes),
     } as GroupResources,
@@ -73,18 +89,97 @@ export function translateGroup(ir: IR, group: NodeGroup, plugins: readonly Polic
   };
 }
 
+/** One listener's route configuration as last rendered: its virtual hosts' renders and the resource built from them. */
+type RenderedConfig = { vhosts: Json[]; resource: NamedResource };
+
+/** A render kept for the next build: its value, the issues it reported and the clusters it looked up (with what they were). */
+type Rendered = { value: unknown; issues: [string, TranslationIssue][]; lookups: [string, IrCluster | undefined][] };
+type Slot = 'cluster' | 'eds' | 'virtualHost' | 'proxyless';
+
+/**
+ * What translating one node group leaves for the next build of it: renders by
+ * IR object. The IR builder hands back the same object for an unchanged
+ * source (see IrMemo), so only changed sources are rendered again, and the
+ * snapshot cache finds the same resource objects it has already encoded.
+ * Output is the same with or without a memo.
+ */
+export class GroupMemo {
+  private readonly slots = new Map<Slot, WeakMap<object, Rendered>>();
+  /** Route configurations of Envoy listeners, by listener name. */
+  configs = new Map<string, RenderedConfig>();
+  private key?: string;
+  private plugins?: readonly PolicyPlugin[];
+
+  /** The memo for `group` and `plugins`: starts over if either differs from the last use. */
+  for(group: NodeGroup, plugins: readonly PolicyPlugin[]): GroupMemo {
+    const key = groupKey(group);
+    if (key !== this.key || plugins !== this.plugins) {
+      this.slots.clear();
+      this.configs = new Map();
+      this.key = key;
+      this.plugins = plugins;
+    }
+    return this;
+  }
+
+  slot(name: Slot): WeakMap<object, Rendered> {
+    let m = this.slots.get(name);
+    if (!m) this.slots.set(name, (m = new WeakMap()));
+    return m;
+  }
+}
+
 /** Renders IR objects for one group, running the plugins and collecting what they report. */
 class GroupRenderer {
   private readonly reported = new Map<string, TranslationIssue>();
 
   private readonly clusterByName: Map<string, IrCluster>;
+  /** What the render in progress reports and looks up, to keep with it. */
+  private capture?: Omit<Rendered, 'value'>;
 
   constructor(
     private readonly group: NodeGroup,
     private readonly plugins: PolicyPlugin[],
     clusters: readonly IrCluster[] = [],
+    private readonly memo?: GroupMemo,
   ) {
     this.clusterByName = new Map(clusters.map((c) => [c.name, c]));
+  }
+
+  /**
+   * `render()`, or what it returned for the same IR object in the last build
+   * when every cluster it looked up is still the same object; the issues it
+   * reported are reported again, in the same order.
+   */
+  memoized<T>(slot: Slot, ir: object, render: () => T): T {
+    if (!this.memo) return render();
+    const m = this.memo.slot(slot);
+    const hit = m.get(ir);
+    if (hit && hit.lookups.every(([n, c]) => this.clusterByName.get(n) === c)) {
+      for (const [k, i] of hit.issues) this.reported.set(k, i);
+      this.capture?.issues.push(...hit.issues);
+      this.capture?.lookups.push(...hit.lookups);
+      return hit.value as T;
+    }
+    const outer = this.capture;
+    const mine: Omit<Rendered, 'value'> = { issues: [], lookups: [] };
+    this.capture = mine;
+    let value: T;
+    try {
+      value = render();
+    } finally {
+      this.capture = outer;
+    }
+    outer?.issues.push(...mine.issues);
+    outer?.lookups.push(...mine.lookups);
+    m.set(ir, { value, ...mine });
+    return value;
+  }
+
+  private lookup(name: string): IrCluster | undefined {
+    const c = this.clusterByName.get(name);
+    this.capture?.lookups.push([name, c]);
+    return c;
   }
 
   /** Clusters that the connection-manager settings in `policies` send to. */
@@ -106,7 +201,7 @@ class GroupRenderer {
       // Inline settings win over the Policy's, so their problems are the route's.
       const owner = resolved.policy && !resolved.inline ? { kind: 'Policy' as const, name: resolved.policy } : fallback;
       const at = resolved.policy && !resolved.inline ? `spec.${p.type}` : fallback.field && p.inlineField ? `${fallback.field}.${p.inlineField}` : fallback.field;
-      out = fn(out, resolved.settings, { group: this.group, ir, report: (i) => this.report(owner, at, i, owner === fallback), cluster: (n) => this.clusterByName.get(n) });
+      out = fn(out, resolved.settings, { group: this.group, ir, report: (i) => this.report(owner, at, i, owner === fallback), cluster: (n) => this.lookup(n) });
     }
     return out;
   }
@@ -115,7 +210,9 @@ class GroupRenderer {
   private report(owner: { kind: TranslationIssue['kind']; name: string }, at: string | undefined, i: PluginIssue, inline: boolean): void {
     const field = at && i.field && !inline ? `${at}.${i.field}` : (at ?? i.field);
     const issue: TranslationIssue = { kind: owner.kind, name: owner.name, severity: i.severity, ...(i.reason ? { reason: i.reason } : {}), ...(field ? { field } : {}), message: i.message };
-    this.reported.set(JSON.stringify(issue), issue);
+    const key = JSON.stringify(issue);
+    this.reported.set(key, issue);
+    this.capture?.issues.push([key, issue]);
   }
 
   cluster(c: IrCluster): Json {

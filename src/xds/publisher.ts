@@ -7,6 +7,7 @@ import { StatusWriter } from '../feed/status-writer.js';
 import { withSpan } from '../observability/tracing.js';
 import { POLICY_KINDS } from '../policies/index.js';
 import { buildIR, patchEndpoints } from '../translate/ir.js';
+import { IrMemo } from '../translate/memo.js';
 import type { IR, TranslationIssue } from '../translate/types.js';
 import { type CachePhase, type GroupSnapshot, SnapshotCache } from './cache/cache.js';
 import { XdsMetrics } from './xds-metrics.js';
@@ -21,6 +22,8 @@ export class XdsPublisher {
   private ir?: IR;
   /** Services in panic mode as of the last build. */
   private panicking = new Set<string>();
+  /** What the last full build computed per service and route: the next one re-translates only what changed. */
+  private readonly memo = new IrMemo();
 
   constructor(
     private readonly feed: ChangeFeed,
@@ -95,7 +98,7 @@ export class XdsPublisher {
         return (this.ir = patched.ir);
       }
     }
-    const ir = withSpan('xds.build_ir', {}, () => buildIR(this.feed.translateInput(), POLICY_KINDS));
+    const ir = withSpan('xds.build_ir', {}, () => buildIR(this.feed.translateInput(), POLICY_KINDS, this.memo));
     this.cache.setIR(ir, undefined, this.phase);
     return (this.ir = ir);
   }

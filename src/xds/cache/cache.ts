@@ -3,7 +3,7 @@ import protobuf from 'protobufjs';
 import { PUSH_ORDER, TYPE, type TypeUrl } from '../../translate/envoy-types.js';
 import type { PolicyPlugin } from '../../translate/plugin.js';
 import { groupKey, type IR, type NodeGroup, type Owner, type TranslationIssue } from '../../translate/types.js';
-import { edsResource, type GroupResources, type NamedResource, translateGroup } from '../../translate/xds.js';
+import { edsResource, GroupMemo, type GroupResources, type NamedResource, translateGroup } from '../../translate/xds.js';
 import { encodeResource } from './envoy-protos.js';
 import { type PgvViolation, validateEncoded } from './pgv.js';
 import { noteDerived, versionAfter, versionOf } from './versions.js';
@@ -86,11 +86,28 @@ export class SnapshotCache implements XdsCache {
   /** Groups asked for before the first IR: built and announced when it arrives. */
   private readonly waiting = new Map<string, NodeGroup>();
 
-  /** `plugins` are the policy plugins translation applies (src/policies registers them). */
-  constructor(private readonly plugins: readonly PolicyPlugin[]) {}
+  /**
+   * `plugins` are the policy plugins translation applies (src/policies registers them).
+   * With `incremental: false` every build renders and serializes every resource again:
+   * the oracle the incremental path is checked against, and the "before" of the benchmarks.
+   */
+  constructor(
+    private readonly plugins: readonly PolicyPlugin[],
+    private readonly options: { incremental?: boolean } = {},
+  ) {}
   private readonly listeners = new Set<(snap: GroupSnapshot) => void>();
   private readonly newGroupListeners = new Set<(snap: GroupSnapshot) => void>();
   private encoded = new Map<string, EncodedResource>();
+  /** Encodings by resource object: a render reused from a group's memo is not serialized again to find its encoding. */
+  private readonly byObject = new WeakMap<object, { key: string; enc: EncodedResource }>();
+  /**
+   * The translated resource objects each type snapshot was encoded from, and
+   * whether all of them passed validation: a type whose translation hands back
+   * the same objects is the same snapshot, with nothing to encode, hash or report.
+   */
+  private readonly sources = new WeakMap<TypeSnapshot, { list: NamedResource[]; byName: Map<string, object>; keys: string[]; clean: boolean }>();
+  /** Per group: its renders of the last build, so a change re-renders only what it touched. */
+  private readonly memos = new Map<string, GroupMemo>();
 
   /** The IR the cache currently serves. */
   get current(): IR | undefined {
@@ -149,7 +166,7 @@ export class SnapshotCache implements XdsCache {
 
   /** Phase 1: what every known (and waiting) group gets from `ir`, before encoding. */
   private translateAll(ir: IR, edsOnly?: Set<string>): Translated {
-    const waiting = [...this.waiting.values()].map((group) => ({ group, out: translateGroup(ir, group, this.plugins) }));
+    const waiting = [...this.waiting.values()].map((group) => ({ group, out: translateGroup(ir, group, this.plugins, this.memoOf(group)) }));
     if (edsOnly) {
       const byName = new Map(ir.clusters.filter((c) => edsOnly.has(c.name)).map((c) => [c.name, c]));
       const groups = [...this.groups.entries()].map(([key, old]) => {
@@ -160,7 +177,7 @@ export class SnapshotCache implements XdsCache {
       });
       return { ir, eds: { clusters: [...byName.keys()], groups }, waiting };
     }
-    const groups = [...this.groups.entries()].map(([key, old]) => ({ key, old, out: translateGroup(ir, old.group, this.plugins) }));
+    const groups = [...this.groups.entries()].map(([key, old]) => ({ key, old, out: translateGroup(ir, old.group, this.plugins, this.memoOf(old.group)) }));
     return { ir, full: groups, waiting };
   }
 
@@ -189,6 +206,7 @@ export class SnapshotCache implements XdsCache {
           endpoints = { version: v.version, resources, list: eds.list.map((r) => replaced.get(r.name) ?? r) };
           v.remember(endpoints);
           noteDerived(endpoints, { from: eds, changed: [...replaced.keys()] });
+          this.deriveSources(eds, endpoints, assignments.filter((a) => replaced.has(a.name)).map((a) => a.resource));
         }
         const snap: GroupSnapshot = { ...old, revision: t.ir.revision, issues: unique(issues), publishedAt: Date.now(), types: { ...old.types, [TYPE.endpoint]: endpoints } };
         out.push({ key, snap, changed: endpoints.version !== eds.version });
@@ -206,6 +224,18 @@ export class SnapshotCache implements XdsCache {
     return out;
   }
 
+  /** Sources of an EDS snapshot the fast path derived from `from` by replacing `changed` (so the next full build can still reuse it). */
+  private deriveSources(from: TypeSnapshot, next: TypeSnapshot, changed: NamedResource[]): void {
+    const before = this.sources.get(from);
+    if (!before) return;
+    const byName = new Map(changed.map((r) => [r.name, r]));
+    const clean = before.clean && changed.every((r) => this.byObject.get(r.resource) && !this.byObject.get(r.resource)!.enc.violations.length);
+    const list = before.list.map((r) => byName.get(r.name) ?? r);
+    const names = new Map(before.byName);
+    for (const r of changed) names.set(r.name, r.resource);
+    this.sources.set(next, { list, byName: names, keys: list.map((r, i) => (byName.has(r.name) ? this.byObject.get(r.resource)?.key ?? '' : before.keys[i])), clean });
+  }
+
   /** Phase 3: serves the new snapshots and tells the listeners (the xDS server pushes from here). */
   private publishAll(ir: IR, next: { key: string; snap: GroupSnapshot; changed: boolean }[]): GroupSnapshot[] {
     this.ir = ir;
@@ -217,7 +247,15 @@ export class SnapshotCache implements XdsCache {
   }
 
   private build(group: NodeGroup, ir: IR, used?: Map<string, EncodedResource>): GroupSnapshot {
-    return this.snapshotOf(group, ir, translateGroup(ir, group, this.plugins), used);
+    return this.snapshotOf(group, ir, translateGroup(ir, group, this.plugins, this.memoOf(group)), used);
+  }
+
+  private memoOf(group: NodeGroup): GroupMemo | undefined {
+    if (this.options.incremental === false) return undefined;
+    const key = groupKey(group);
+    let m = this.memos.get(key);
+    if (!m) this.memos.set(key, (m = new GroupMemo()));
+    return m;
   }
 
   /** Encodes and checks one group's translated resources into its snapshot. */
@@ -226,7 +264,8 @@ export class SnapshotCache implements XdsCache {
     const previous = this.groups.get(groupKey(group));
     const types = {} as Record<TypeUrl, TypeSnapshot>;
     for (const t of PUSH_ORDER) types[t] = this.encodeType(t, resources, issues, previous?.types[t], used);
-    const broken = inconsistencies(types);
+    // The same type snapshots as the previous (consistent or kept) ones: nothing to check again.
+    const broken = previous && PUSH_ORDER.every((t) => types[t] === previous.types[t]) ? [] : inconsistencies(types);
     if (broken.length) {
       for (const b of broken) issues.push({ ...b.owner, severity: 'error', message: `not published: ${b.message}` });
       this.invalid += broken.length;
@@ -247,23 +286,49 @@ export class SnapshotCache implements XdsCache {
     previous: TypeSnapshot | undefined,
     used?: Map<string, EncodedResource>,
   ): TypeSnapshot {
-    const map = new Map<string, EncodedResource>();
-    for (const r of resources[typeUrl]) {
-      const enc = this.encodeOne(typeUrl, r, issues, previous?.resources.get(r.name), used);
-      if (enc) map.set(r.name, enc);
+    const list = resources[typeUrl];
+    const before = previous && this.options.incremental !== false ? this.sources.get(previous) : undefined;
+    if (before?.clean && before.list.length === list.length && list.every((r, i) => r.resource === before.list[i].resource && r.name === before.list[i].name)) {
+      if (used) for (let i = 0; i < before.keys.length; i++) used.set(before.keys[i], previous!.list[i]);
+      return previous!;
     }
-    return { version: versionOf(map.values()), resources: map, list: [...map.values()] };
+    const map = new Map<string, EncodedResource>();
+    const keys: string[] = [];
+    let clean = true;
+    for (const r of list) {
+      const last = previous?.resources.get(r.name);
+      // Unchanged since the previous snapshot: its encoding, found without serializing the resource.
+      const same = last && before?.byName.get(r.name) === r.resource ? this.byObject.get(r.resource) : undefined;
+      if (same && !same.enc.violations.length) {
+        used?.set(same.key, same.enc);
+        map.set(r.name, same.enc);
+        keys.push(same.key);
+        continue;
+      }
+      const n = issues.length;
+      const enc = this.encodeOne(typeUrl, r, issues, last, used);
+      if (issues.length !== n || !enc) clean = false;
+      if (enc) {
+        map.set(r.name, enc);
+        keys.push(this.byObject.get(r.resource)?.key ?? '');
+      }
+    }
+    const snap: TypeSnapshot = { version: versionOf(map.values()), resources: map, list: [...map.values()] };
+    if (this.options.incremental !== false) this.sources.set(snap, { list, byName: new Map(list.map((r) => [r.name, r.resource])), keys, clean: clean && keys.length === list.length && map.size === list.length });
+    return snap;
   }
 
   /** Encodes and validates one resource (once per distinct content); an invalid one falls back to `last`. */
   private encodeOne(typeUrl: TypeUrl, r: NamedResource, issues: TranslationIssue[], last: EncodedResource | undefined, used?: Map<string, EncodedResource>): EncodedResource | undefined {
-    const key = `${typeUrl}\u0000${JSON.stringify(r.resource)}`;
-    let enc = this.encoded.get(key);
+    const known = this.options.incremental === false ? undefined : this.byObject.get(r.resource);
+    const key = known?.key ?? `${typeUrl}\u0000${JSON.stringify(r.resource)}`;
+    let enc = known?.enc ?? this.encoded.get(key);
     if (!enc) {
       const value = encodeResource(typeUrl, r.resource);
       enc = { name: r.name, hash: sha(value), any: encodeAny(typeUrl, value), json: r.resource, owner: r.owner, needs: r.needs, violations: validateEncoded(typeUrl, value) };
       this.encoded.set(key, enc);
     }
+    if (!known) this.byObject.set(r.resource, { key, enc });
     if (enc.violations.length) {
       this.invalid++;
       const good = last && !last.violations.length ? last : undefined;

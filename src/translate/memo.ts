@@ -1,0 +1,82 @@
+/**
+ * What one IR build leaves for the next, so that a change re-translates only
+ * the sources it touched. Each entry is keyed by the identity of everything it
+ * was computed from (resource objects, which the registry mirror replaces on
+ * every change and never mutates, plus a few flags). A build given a memo
+ * returns exactly what a build without one returns: the memo only skips work
+ * whose inputs are the same objects as last time
+ * (test/unit/incremental-translation.test.ts checks this against full rebuilds).
+ */
+export class IrMemo {
+  /** Per service: its clusters and endpoint issues. */
+  readonly services = new Generation<unknown>();
+  /** Per Route: its virtual host and the issues its backends raised. */
+  readonly routes = new Generation<unknown>();
+  private plugins?: readonly unknown[];
+
+  /** Starts a build; a memo filled with other plugins starts over. */
+  begin(plugins: readonly unknown[]): void {
+    if (this.plugins !== plugins) {
+      this.services.clear();
+      this.routes.clear();
+      this.plugins = plugins;
+    }
+  }
+
+  /** Ends a build: entries the build did not use are dropped, so the memo follows the registry, not its history. */
+  end(): void {
+    this.services.commit();
+    this.routes.commit();
+  }
+
+  /** Entries kept and computed by the last build (for tests and metrics). */
+  stats(): { services: { hits: number; misses: number }; routes: { hits: number; misses: number } } {
+    return { services: this.services.counts(), routes: this.routes.counts() };
+  }
+}
+
+/** One kind of memo entry: the current build's entries replace the previous build's at commit. */
+export class Generation<T> {
+  private previous = new Map<string, { key: readonly unknown[]; value: T }>();
+  private current = new Map<string, { key: readonly unknown[]; value: T }>();
+  private hits = 0;
+  private misses = 0;
+
+  /** The value stored under `name` by the previous build if its key is element-wise identical, else `compute()`. */
+  get<V extends T>(name: string, key: readonly unknown[], compute: () => V): V {
+    const old = this.previous.get(name);
+    if (old && sameKey(old.key, key)) {
+      this.hits++;
+      this.current.set(name, old);
+      return old.value as V;
+    }
+    this.misses++;
+    const value = compute();
+    this.current.set(name, { key, value });
+    return value;
+  }
+
+  commit(): void {
+    this.previous = this.current;
+    this.current = new Map();
+    this.lastCounts = { hits: this.hits, misses: this.misses };
+    this.hits = this.misses = 0;
+  }
+
+  clear(): void {
+    this.previous.clear();
+    this.current.clear();
+  }
+
+  private lastCounts = { hits: 0, misses: 0 };
+
+  counts(): { hits: number; misses: number } {
+    return this.lastCounts;
+  }
+}
+
+function sameKey(a: readonly unknown[], b: readonly unknown[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i] && !(Number.isNaN(a[i]) && Number.isNaN(b[i]))) return false;
+  return true;
+}
