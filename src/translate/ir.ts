@@ -40,18 +40,27 @@ const NO_CHECKS: ReadonlyMap<string, CheckedState> = new Map();
 export function buildIR(input: TranslateInput, plugins: readonly PolicyPlugin[], memo?: IrMemo): IR {
   memo?.begin(plugins);
   const issues: TranslationIssue[] = [];
-  const of = <S>(kind: Resource['kind']) => (input.resources.filter((r) => r.kind === kind) as Resource<S>[]).sort(byName);
+  // One pass over the registry (most of it is endpoints), then each kind sorted by name.
+  const byKind = new Map<Resource['kind'], Resource[]>();
+  const durableBySvc = new Map<string, Resource<EndpointSpec>[]>();
+  for (const r of input.resources) {
+    if (r.kind === 'Endpoint') {
+      const list = durableBySvc.get(r.service!);
+      if (list) list.push(r as unknown as Resource<EndpointSpec>);
+      else durableBySvc.set(r.service!, [r as unknown as Resource<EndpointSpec>]);
+      continue;
+    }
+    const list = byKind.get(r.kind);
+    if (list) list.push(r);
+    else byKind.set(r.kind, [r]);
+  }
+  for (const list of durableBySvc.values()) list.sort(byName);
+  const of = <S>(kind: Resource['kind']) => ((byKind.get(kind) ?? []) as Resource<S>[]).sort(byName);
   const services = of<ServiceSpec>('Service');
   const routes = of<RouteSpec>('Route');
   const listeners = of<ListenerSpec>('Listener');
   const policies = new Map(of<PolicySpec>('Policy').map((p) => [p.name, p]));
   const resolver = new PolicyResolver(policies, plugins);
-  const durableBySvc = new Map<string, Resource<EndpointSpec>[]>();
-  for (const ep of of<EndpointSpec>('Endpoint')) {
-    const list = durableBySvc.get(ep.service!) ?? [];
-    list.push(ep);
-    durableBySvc.set(ep.service!, list);
-  }
 
   // Clusters only for what routes use (and connection-manager settings, e.g. a trace collector): a service is sent when something points at it.
   const used = usedClusters(routes);

@@ -75,12 +75,13 @@ export function translateGroup(ir: IR, group: NodeGroup, plugins: readonly Polic
   }
   if (memo) memo.configs = configs;
 
-  const wanted = new Set([...clustersOf(usedVhosts), ...extra]);
+  const wanted = new Set(extra);
+  for (const vh of usedVhosts) for (const rt of vh.routes) for (const d of rt.destinations) wanted.add(d.cluster);
   const clusters = ir.clusters.filter((c) => wanted.has(c.name));
   const svc = (c: IrCluster): Owner => ({ kind: 'Service', name: c.service });
   return {
     resources: {
-      [TYPE.cluster]: clusters.map((c) => ({ name: c.name, owner: svc(c), resource: r.memoized('cluster', c, () => r.cluster(c)) })),
+      [TYPE.cluster]: clusters.map((c) => r.memoized('cluster', c, () => ({ name: c.name, owner: svc(c), resource: r.cluster(c) }))),
       [TYPE.endpoint]: clusters.map((c) => r.memoized('eds', c, () => r.eds(c))),
       [TYPE.listener]: sortByName(listeners),
       [TYPE.route]: sortByName(routes),
