@@ -156,10 +156,12 @@ class GroupRenderer {
     if (!this.memo) return render();
     const m = this.memo.slot(slot);
     const hit = m.get(ir);
-    if (hit && hit.lookups.every(([n, c]) => this.clusterByName.get(n) === c)) {
-      for (const [k, i] of hit.issues) this.reported.set(k, i);
-      this.capture?.issues.push(...hit.issues);
-      this.capture?.lookups.push(...hit.lookups);
+    if (hit && this.stillValid(hit)) {
+      if (hit.issues.length) for (const [k, i] of hit.issues) this.reported.set(k, i);
+      if (this.capture) {
+        this.capture.issues.push(...hit.issues);
+        this.capture.lookups.push(...hit.lookups);
+      }
       return hit.value as T;
     }
     const outer = this.capture;
@@ -175,6 +177,11 @@ class GroupRenderer {
     outer?.lookups.push(...mine.lookups);
     m.set(ir, { value, ...mine });
     return value;
+  }
+
+  private stillValid(hit: Rendered): boolean {
+    for (let i = 0; i < hit.lookups.length; i++) if (this.clusterByName.get(hit.lookups[i][0]) !== hit.lookups[i][1]) return false;
+    return true;
   }
 
   private lookup(name: string): IrCluster | undefined {

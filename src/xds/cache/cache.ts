@@ -105,7 +105,7 @@ export class SnapshotCache implements XdsCache {
    * whether all of them passed validation: a type whose translation hands back
    * the same objects is the same snapshot, with nothing to encode, hash or report.
    */
-  private readonly sources = new WeakMap<TypeSnapshot, { list: NamedResource[]; byName: Map<string, object>; keys: string[]; clean: boolean }>();
+  private readonly sources = new WeakMap<TypeSnapshot, { list: NamedResource[]; keys: string[]; clean: boolean }>();
   /** Per group: its renders of the last build, so a change re-renders only what it touched. */
   private readonly memos = new Map<string, GroupMemo>();
 
@@ -212,13 +212,14 @@ export class SnapshotCache implements XdsCache {
         out.push({ key, snap, changed: endpoints.version !== eds.version });
       }
     } else {
-      const used = new Map<string, EncodedResource>();
+      // Full rebuilds collect what they use, and drop the rest (incremental ones prune in publishAll).
+      const used = this.options.incremental === false ? new Map<string, EncodedResource>() : undefined;
       for (const { key, old, out: translated } of t.full ?? []) {
         const snap = this.snapshotOf(old.group, t.ir, translated, used);
         out.push({ key, snap, changed: PUSH_ORDER.some((type) => snap.types[type].version !== old.types[type].version) });
       }
       // Drop encodings no group uses any more, so memory follows the catalogue, not its history.
-      if (this.groups.size) this.encoded = used;
+      if (used && this.groups.size) this.encoded = used;
     }
     for (const { group, out: translated } of t.waiting) out.push({ key: groupKey(group), snap: this.snapshotOf(group, t.ir, translated), changed: true });
     return out;
@@ -231,9 +232,7 @@ export class SnapshotCache implements XdsCache {
     const byName = new Map(changed.map((r) => [r.name, r]));
     const clean = before.clean && changed.every((r) => this.byObject.get(r.resource) && !this.byObject.get(r.resource)!.enc.violations.length);
     const list = before.list.map((r) => byName.get(r.name) ?? r);
-    const names = new Map(before.byName);
-    for (const r of changed) names.set(r.name, r.resource);
-    this.sources.set(next, { list, byName: names, keys: list.map((r, i) => (byName.has(r.name) ? this.byObject.get(r.resource)?.key ?? '' : before.keys[i])), clean });
+    this.sources.set(next, { list, keys: list.map((r, i) => (byName.has(r.name) ? this.byObject.get(r.resource)?.key ?? '' : before.keys[i])), clean });
   }
 
   /** Phase 3: serves the new snapshots and tells the listeners (the xDS server pushes from here). */
@@ -242,8 +241,28 @@ export class SnapshotCache implements XdsCache {
     for (const { key, snap } of next) this.groups.set(key, snap);
     this.waiting.clear();
     const changed = next.filter((n) => n.changed).map((n) => n.snap);
+    if (this.options.incremental !== false) this.pruneEncodings();
     for (const snap of changed) for (const fn of this.listeners) fn(snap);
     return changed;
+  }
+
+  /**
+   * Drops encodings no group uses any more once they outnumber the used ones
+   * (amortized: an incremental build does not touch every resource to say it
+   * is still in use). The rebuild reads the keys kept with each type snapshot.
+   */
+  private pruneEncodings(): void {
+    let live = 0;
+    for (const g of this.groups.values()) for (const t of PUSH_ORDER) live += g.types[t].list.length;
+    if (this.encoded.size <= 2 * live + 1024) return;
+    const used = new Map<string, EncodedResource>();
+    for (const g of this.groups.values())
+      for (const t of PUSH_ORDER) {
+        const type = g.types[t];
+        const src = this.sources.get(type);
+        type.list.forEach((enc, i) => used.set(src?.clean ? src.keys[i] : `${t}\u0000${JSON.stringify(enc.json)}`, enc));
+      }
+    this.encoded = used;
   }
 
   private build(group: NodeGroup, ir: IR, used?: Map<string, EncodedResource>): GroupSnapshot {
@@ -295,26 +314,46 @@ export class SnapshotCache implements XdsCache {
     const map = new Map<string, EncodedResource>();
     const keys: string[] = [];
     let clean = true;
-    for (const r of list) {
-      const last = previous?.resources.get(r.name);
-      // Unchanged since the previous snapshot: its encoding, found without serializing the resource.
-      const same = last && before?.byName.get(r.name) === r.resource ? this.byObject.get(r.resource) : undefined;
-      if (same && !same.enc.violations.length) {
-        used?.set(same.key, same.enc);
-        map.set(r.name, same.enc);
-        keys.push(same.key);
+    // While every name is where it was, the version is updated from the replaced resources alone.
+    let aligned = !!before?.clean && before.list.length === list.length;
+    const removed: EncodedResource[] = [];
+    const added: EncodedResource[] = [];
+    for (let i = 0; i < list.length; i++) {
+      const r = list[i];
+      const p = aligned ? before!.list[i] : undefined;
+      if (p && p.name !== r.name) aligned = false;
+      // Unchanged since the previous snapshot (the same object at the same place): its encoding, found without serializing the resource.
+      if (aligned && p!.resource === r.resource) {
+        const enc = previous!.list[i];
+        map.set(r.name, enc);
+        keys.push(before!.keys[i]);
         continue;
       }
+      const last = previous?.resources.get(r.name);
       const n = issues.length;
       const enc = this.encodeOne(typeUrl, r, issues, last, used);
       if (issues.length !== n || !enc) clean = false;
       if (enc) {
         map.set(r.name, enc);
         keys.push(this.byObject.get(r.resource)?.key ?? '');
+        if (aligned && enc !== previous!.list[i]) {
+          removed.push(previous!.list[i]);
+          added.push(enc);
+        }
       }
     }
-    const snap: TypeSnapshot = { version: versionOf(map.values()), resources: map, list: [...map.values()] };
-    if (this.options.incremental !== false) this.sources.set(snap, { list, byName: new Map(list.map((r) => [r.name, r.resource])), keys, clean: clean && keys.length === list.length && map.size === list.length });
+    const resourcesList = [...map.values()];
+    let version: string;
+    if (aligned && previous && resourcesList.length === previous.list.length) {
+      const v = versionAfter(previous, removed, added);
+      version = v.version;
+      const snap: TypeSnapshot = { version, resources: map, list: resourcesList };
+      v.remember(snap);
+      this.sources.set(snap, { list, keys, clean: clean && keys.length === list.length && map.size === list.length });
+      return snap;
+    }
+    const snap: TypeSnapshot = { version: versionOf(resourcesList), resources: map, list: resourcesList };
+    if (this.options.incremental !== false) this.sources.set(snap, { list, keys, clean: clean && keys.length === list.length && map.size === list.length });
     return snap;
   }
 
