@@ -9,6 +9,8 @@ const keyOf = idOf;
  */
 export class RegistryMirror {
   private readonly byKey = new Map<string, Resource>();
+  /** The same resources by kind: readers of one kind (policies, rollouts) do not walk every endpoint. */
+  private readonly byKind = new Map<Kind, Map<string, Resource>>();
   private readonly durable = new Map<string, Map<string, Resource<EndpointSpec>>>();
   /** The store revision this mirror reflects (-1 before the first load). */
   revision = -1;
@@ -16,6 +18,7 @@ export class RegistryMirror {
   /** Replaces everything with a full read. */
   reset(revision: number, resources: Resource[]): void {
     this.byKey.clear();
+    this.byKind.clear();
     this.durable.clear();
     for (const r of resources) this.put(r);
     this.revision = revision;
@@ -46,7 +49,7 @@ export class RegistryMirror {
 
   of<S = Record<string, unknown>>(kind: Kind): Resource<S>[] {
     const out: Resource<S>[] = [];
-    for (const r of this.byKey.values()) if (r.kind === kind) out.push(r as Resource<S>);
+    for (const r of this.byKind.get(kind)?.values() ?? []) out.push(r as Resource<S>);
     return out;
   }
 
@@ -61,7 +64,11 @@ export class RegistryMirror {
   }
 
   private put(r: Resource): void {
-    this.byKey.set(keyOf(r), r);
+    const key = keyOf(r);
+    this.byKey.set(key, r);
+    let kind = this.byKind.get(r.kind);
+    if (!kind) this.byKind.set(r.kind, (kind = new Map()));
+    kind.set(key, r);
     if (r.kind === 'Endpoint') {
       let m = this.durable.get(r.service!);
       if (!m) this.durable.set(r.service!, (m = new Map()));
@@ -70,7 +77,9 @@ export class RegistryMirror {
   }
 
   private drop(r: Resource): void {
-    this.byKey.delete(keyOf(r));
+    const key = keyOf(r);
+    this.byKey.delete(key);
+    this.byKind.get(r.kind)?.delete(key);
     if (r.kind === 'Endpoint') {
       const m = this.durable.get(r.service!);
       m?.delete(r.name);

@@ -54,8 +54,12 @@ export function buildIR(input: TranslateInput, plugins: readonly PolicyPlugin[],
     if (list) list.push(r);
     else byKind.set(r.kind, [r]);
   }
-  for (const list of durableBySvc.values()) list.sort(byName);
-  const of = <S>(kind: Resource['kind']) => ((byKind.get(kind) ?? []) as Resource<S>[]).sort(byName);
+  // Endpoint lists are short and usually in order already: check before sorting.
+  for (const list of durableBySvc.values()) if (!isSorted(list)) list.sort(byName);
+  const of = <S>(kind: Resource['kind']) => {
+    const list = (byKind.get(kind) ?? []) as Resource<S>[];
+    return memo ? memo.sortByName(kind, list) : list.sort(byName);
+  };
   const services = of<ServiceSpec>('Service');
   const routes = of<RouteSpec>('Route');
   const listeners = of<ListenerSpec>('Listener');
@@ -114,7 +118,7 @@ export function buildIR(input: TranslateInput, plugins: readonly PolicyPlugin[],
     };
     const out = memo ? memo.routes.get(r.name, routeKey(r, domains, policies, svcByName, clusterByName), compute) : compute();
     virtualHosts.push(out.vh);
-    issues.push(...out.raised);
+    for (const i of out.raised) issues.push(i);
   }
   const vhNames = new Set(virtualHosts.map((v) => v.name));
   const routeByName = new Map(routes.map((r) => [r.name, r]));
@@ -201,6 +205,11 @@ function destinations(route: Resource<RouteSpec>, i: number, rule: RouteRule, cl
     issues.push({ kind: 'Service', name: x.b.service, severity: 'warning', reason: 'Degraded', message: `${x.b.subset ? `subset ${x.b.subset}` : 'the service'} has no usable endpoints; Route ${route.name} rule ${i} sends its share to the other backends` });
   }
   return out(ok);
+}
+
+function isSorted(list: { name: string }[]): boolean {
+  for (let i = 1; i < list.length; i++) if (list[i - 1].name > list[i].name) return false;
+  return true;
 }
 
 /** Delimits the parts of a memo key (a value no input can be). */

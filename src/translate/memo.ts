@@ -13,12 +13,41 @@ export class IrMemo {
   /** Per Route: its virtual host and the issues its backends raised. */
   readonly routes = new Generation<unknown>();
   private plugins?: readonly unknown[];
+  /** Per kind, each name's place in the last build's sorted order. */
+  private readonly ranks = new Map<string, Map<string, number>>();
+
+  /**
+   * `list` sorted by name (names are unique within a kind). When every name
+   * was in the last build, this places each one at its old rank instead of
+   * comparing strings: the registry mirror hands resources over in insertion
+   * order, and sorting a thousand names on every build showed in profiles.
+   */
+  sortByName<T extends { name: string }>(kind: string, list: T[]): T[] {
+    const rank = this.ranks.get(kind);
+    if (rank) {
+      const slots: (T | undefined)[] = new Array(rank.size);
+      let ok = true;
+      for (const r of list) {
+        const i = rank.get(r.name);
+        if (i === undefined || slots[i] !== undefined) {
+          ok = false;
+          break;
+        }
+        slots[i] = r;
+      }
+      if (ok) return slots.filter((r): r is T => r !== undefined);
+    }
+    const sorted = list.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    this.ranks.set(kind, new Map(sorted.map((r, i) => [r.name, i])));
+    return sorted;
+  }
 
   /** Starts a build; a memo filled with other plugins starts over. */
   begin(plugins: readonly unknown[]): void {
     if (this.plugins !== plugins) {
       this.services.clear();
       this.routes.clear();
+      this.ranks.clear();
       this.plugins = plugins;
     }
   }
