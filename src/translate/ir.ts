@@ -86,8 +86,10 @@ export function buildIR(input: TranslateInput, plugins: readonly PolicyPlugin[],
   const clusterByName = new Map(clusters.map((c) => [c.name, c]));
   const hostOwner = new Map<string, string>();
   const virtualHosts: IrVirtualHost[] = [];
+  const order: RoutePart[] = [];
   for (const r of routes) {
     const domains: string[] = [];
+    const from = issues.length;
     r.spec.hosts.forEach((h, i) => {
       const owner = hostOwner.get(h);
       if (owner) issues.push({ kind: 'Route', name: r.name, severity: 'error', field: `spec.hosts[${i}]`, message: `host ${h} is already served by Route ${owner}; ignored here` });
@@ -96,30 +98,16 @@ export function buildIR(input: TranslateInput, plugins: readonly PolicyPlugin[],
         domains.push(h);
       }
     });
+    const part: RoutePart = { route: r, domains, hostIssues: issues.slice(from) };
+    order.push(part);
     if (!domains.length) continue;
-    const compute = () => {
-      const raised: TranslationIssue[] = [];
-      const cm = resolver.forRoute(r);
-      const vh: IrVirtualHost = {
-        name: r.name,
-        domains: domains.sort(),
-        ...(cm ? { policies: cm } : {}),
-        routes: r.spec.rules.map((rule, i) => {
-          const p = resolver.forRule(r, rule, svcByName);
-          return {
-            name: `${r.name}/${i}`,
-            match: rule.match ?? { pathPrefix: '/' },
-            destinations: destinations(r, i, rule, clusterByName, raised),
-            ...(p ? { policies: p } : {}),
-          };
-        }),
-      };
-      return { vh, raised };
-    };
+    const compute = () => routeVirtualHost(r, domains, resolver, svcByName, clusterByName);
     const out = memo ? memo.routes.get(r.name, routeKey(r, domains, policies, svcByName, clusterByName), compute) : compute();
+    part.vh = virtualHosts.length;
     virtualHosts.push(out.vh);
     for (const i of out.raised) issues.push(i);
   }
+  const listenersFrom = issues.length;
   const vhNames = new Set(virtualHosts.map((v) => v.name));
   const routeByName = new Map(routes.map((r) => [r.name, r]));
 
@@ -149,8 +137,10 @@ export function buildIR(input: TranslateInput, plugins: readonly PolicyPlugin[],
     });
   }
 
-  issues.push(...resolver.issues([...services, ...routes, ...listeners]));
-  memo?.end();
+  const listenerIssues = issues.slice(listenersFrom);
+  const resolverIssues = resolver.issues([...services, ...routes, ...listeners]);
+  issues.push(...resolverIssues);
+  memo?.end({ plugins, policies, services: svcByName, order, index: new Map(order.map((p, i) => [p.route.name, i])), listenerIssues, resolverIssues });
   return { revision: input.revision, clusters: clusters.sort(byName), virtualHosts, listeners: irListeners, issues: sortIssues([...issues, ...Object.values(endpointIssues).flat()]), endpointIssues };
 }
 
@@ -181,6 +171,108 @@ export function patchEndpoints(ir: IR, revision: number, changed: ServiceInput[]
   };
 }
 
+/** What a cluster lookup needs (a Map, or a search of the IR's sorted clusters). */
+type ClusterLookup = Pick<Map<string, IrCluster>, 'get' | 'has'>;
+
+/** A Route's virtual host and the issues its backends raised: what a full build and patchRoutes both compute. */
+function routeVirtualHost(r: Resource<RouteSpec>, domains: string[], resolver: PolicyResolver, svcByName: Map<string, Resource<ServiceSpec>>, clusters: ClusterLookup): { vh: IrVirtualHost; raised: TranslationIssue[] } {
+  const raised: TranslationIssue[] = [];
+  const cm = resolver.forRoute(r);
+  const vh: IrVirtualHost = {
+    name: r.name,
+    domains: [...domains].sort(),
+    ...(cm ? { policies: cm } : {}),
+    routes: r.spec.rules.map((rule, i) => {
+      const p = resolver.forRule(r, rule, svcByName);
+      return {
+        name: `${r.name}/${i}`,
+        match: rule.match ?? { pathPrefix: '/' },
+        destinations: destinations(r, i, rule, clusters, raised),
+        ...(p ? { policies: p } : {}),
+      };
+    }),
+  };
+  return { vh, raised };
+}
+
+/**
+ * The route fast path: `ir` with the virtual hosts of `changed` Routes
+ * computed again, everything else reused. It applies when nothing but these
+ * Routes changed since the build `memo` remembers (endpoint patches aside),
+ * and each keeps its hosts, its attached policies and the set of clusters it
+ * sends to: then clusters, listeners and host ownership are what they were.
+ * Equal to a full buildIR of the same state (test/unit/incremental-translation
+ * checks it). Undefined when it does not apply.
+ */
+export function patchRoutes(ir: IR, revision: number, changed: readonly Resource<RouteSpec>[], memo: IrMemo, plugins: readonly PolicyPlugin[]): IR | undefined {
+  const last = memo.lastBuild(plugins);
+  if (!last) return undefined;
+  const resolver = new PolicyResolver(last.policies, plugins);
+  const clusters = sortedLookup(ir.clusters);
+  const virtualHosts = [...ir.virtualHosts];
+  const done: { part: RoutePart; r: Resource<RouteSpec>; key: unknown[]; out: { vh: IrVirtualHost; raised: TranslationIssue[] } }[] = [];
+  for (const r of new Map(changed.map((c) => [c.name, c])).values()) {
+    const part = last.order[last.index.get(r.name) ?? -1];
+    if (!part || part.vh === undefined) return undefined;
+    const old = part.route.spec;
+    if (!sameList(old.hosts, r.spec.hosts) || !sameList(old.policies ?? [], r.spec.policies ?? []) || !sameList([...usedClusters([part.route])].sort(), [...usedClusters([r])].sort())) return undefined;
+    const out = routeVirtualHost(r, part.domains, resolver, last.services, clusters);
+    done.push({ part, r, key: routeKey(r, part.domains, last.policies, last.services, clusters), out });
+  }
+  for (const { part, r, key, out } of done) {
+    virtualHosts[part.vh!] = out.vh;
+    part.route = r;
+    memo.routes.replace(r.name, key, out);
+  }
+  // The issues in the order a full build raises them (then sorted the same way).
+  const issues: TranslationIssue[] = [];
+  for (const part of last.order) {
+    issues.push(...part.hostIssues);
+    if (part.vh !== undefined) issues.push(...memo.routes.peek<{ raised: TranslationIssue[] }>(part.route.name)!.raised);
+  }
+  issues.push(...last.listenerIssues, ...last.resolverIssues);
+  return { ...ir, revision, virtualHosts, issues: sortIssues([...issues, ...Object.values(ir.endpointIssues).flat()]) };
+}
+
+/** One Route as the last full build saw it: its object, the hosts it owns (in host order), the issues about its hosts, and where its virtual host is. */
+export interface RoutePart {
+  route: Resource<RouteSpec>;
+  domains: string[];
+  hostIssues: TranslationIssue[];
+  /** Index in IR.virtualHosts; undefined when it owns no host. */
+  vh?: number;
+}
+
+/** What patchRoutes needs from the last full build (kept in its IrMemo). */
+export interface LastBuild {
+  plugins: readonly PolicyPlugin[];
+  policies: Map<string, Resource<PolicySpec>>;
+  services: Map<string, Resource<ServiceSpec>>;
+  order: RoutePart[];
+  index: Map<string, number>;
+  listenerIssues: TranslationIssue[];
+  resolverIssues: TranslationIssue[];
+}
+
+const sameList = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((x, i) => x === b[i]);
+
+/** Lookup by binary search in clusters sorted by name (the IR's order), without building a map of all of them. */
+function sortedLookup(sorted: readonly IrCluster[]): ClusterLookup {
+  const get = (name: string) => {
+    let lo = 0;
+    let hi = sorted.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const n = sorted[mid].name;
+      if (n === name) return sorted[mid];
+      if (n < name) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    return undefined;
+  };
+  return { get, has: (name: string) => get(name) !== undefined };
+}
+
 /**
  * A rule's weighted destinations. A backend whose cluster has no usable
  * endpoint (none HEALTHY or UNKNOWN) is left out while others can take its
@@ -188,7 +280,7 @@ export function patchEndpoints(ir: IR, revision: number, changed: ServiceInput[]
  * drained or lost so never fails its share of calls; the Route and the
  * Service say Degraded. With no usable backend at all, the rule stays as it is.
  */
-function destinations(route: Resource<RouteSpec>, i: number, rule: RouteRule, clusters: Map<string, IrCluster>, issues: TranslationIssue[]): IrDestination[] {
+function destinations(route: Resource<RouteSpec>, i: number, rule: RouteRule, clusters: ClusterLookup, issues: TranslationIssue[]): IrDestination[] {
   const all = rule.backends.map((b, j) => ({ j, b, cluster: clusterName(b.service, b.subset) })).filter((x) => x.b.weight > 0);
   const ok = all.filter((x) => clusters.has(x.cluster) && usable(clusters.get(x.cluster)!));
   const out = (xs: typeof all) => xs.map((x) => ({ cluster: x.cluster, weight: x.b.weight }));
@@ -232,7 +324,7 @@ function serviceKey(si: ServiceInput, policies: Map<string, Resource<PolicySpec>
 }
 
 /** Everything a Route's virtual host is computed from: the route, its hosts, attached policies, and its backends (services and whether their clusters are usable). */
-function routeKey(r: Resource<RouteSpec>, domains: string[], policies: Map<string, Resource<PolicySpec>>, services: Map<string, Resource<ServiceSpec>>, clusters: Map<string, IrCluster>): unknown[] {
+function routeKey(r: Resource<RouteSpec>, domains: string[], policies: Map<string, Resource<PolicySpec>>, services: Map<string, Resource<ServiceSpec>>, clusters: ClusterLookup): unknown[] {
   const key: unknown[] = [r, domains.join('\u0000'), ...attachedPolicies(r.spec.policies, policies)];
   for (const rule of r.spec.rules)
     for (const b of rule.backends) {

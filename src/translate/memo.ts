@@ -1,3 +1,5 @@
+import type { LastBuild } from './ir.js';
+
 /**
  * What one IR build leaves for the next, so that a change re-translates only
  * the sources it touched. Each entry is keyed by the identity of everything it
@@ -48,14 +50,24 @@ export class IrMemo {
       this.services.clear();
       this.routes.clear();
       this.ranks.clear();
+      this.last = undefined;
       this.plugins = plugins;
     }
   }
 
+  /** What the last full build left for patchRoutes. */
+  private last?: LastBuild;
+
   /** Ends a build: entries the build did not use are dropped, so the memo follows the registry, not its history. */
-  end(): void {
+  end(last: LastBuild): void {
     this.services.commit();
     this.routes.commit();
+    this.last = last;
+  }
+
+  /** The last full build's parts, if it was made with these plugins. */
+  lastBuild(plugins: readonly unknown[]): LastBuild | undefined {
+    return this.last && this.last.plugins === plugins ? this.last : undefined;
   }
 
   /** Entries kept and computed by the last build (for tests and metrics). */
@@ -83,6 +95,16 @@ export class Generation<T> {
     const value = compute();
     this.current.set(name, { key, value });
     return value;
+  }
+
+  /** Replaces an entry of the last build (a fast path computed it again). */
+  replace(name: string, key: readonly unknown[], value: T): void {
+    this.previous.set(name, { key, value });
+  }
+
+  /** The last build's value for `name`. */
+  peek<V extends T>(name: string): V | undefined {
+    return this.previous.get(name)?.value as V | undefined;
   }
 
   commit(): void {

@@ -6,9 +6,10 @@ import { ChangeFeed, type FeedEvent } from '../feed/change-feed.js';
 import { StatusWriter } from '../feed/status-writer.js';
 import { withSpan } from '../observability/tracing.js';
 import { POLICY_KINDS } from '../policies/index.js';
-import { buildIR, patchEndpoints } from '../translate/ir.js';
+import { buildIR, patchEndpoints, patchRoutes } from '../translate/ir.js';
 import { IrMemo } from '../translate/memo.js';
 import type { IR, TranslationIssue } from '../translate/types.js';
+import type { Resource, RouteSpec } from '../model/resources.js';
 import { type CachePhase, type GroupSnapshot, SnapshotCache } from './cache/cache.js';
 import { XdsMetrics } from './xds-metrics.js';
 
@@ -98,9 +99,29 @@ export class XdsPublisher {
         return (this.ir = patched.ir);
       }
     }
+    const routes = this.changedRoutes(e);
+    if (routes && this.ir) {
+      const patched = withSpan('xds.build_ir', { attributes: { 'switchyard.xds.routes_only': true } }, () => patchRoutes(this.ir!, e.revision, routes, this.memo, POLICY_KINDS));
+      if (patched) {
+        this.cache.setIR(patched, undefined, this.phase);
+        return (this.ir = patched);
+      }
+    }
     const ir = withSpan('xds.build_ir', {}, () => buildIR(this.feed.translateInput(), POLICY_KINDS, this.memo));
     this.cache.setIR(ir, undefined, this.phase);
     return (this.ir = ir);
+  }
+
+  /** The Routes an event wrote, when writing existing Routes is all it did (the route fast path); else undefined. */
+  private changedRoutes(e: FeedEvent): Resource<RouteSpec>[] | undefined {
+    if (e.full || e.endpointServices.size || !e.changes.length || !e.changes.every((c) => c.kind === 'Route' && c.op !== 'delete' && c.object)) return undefined;
+    const routes: Resource<RouteSpec>[] = [];
+    for (const c of e.changes) {
+      const r = this.feed.mirror.get<RouteSpec>('Route', c.name);
+      if (!r) return undefined;
+      routes.push(r);
+    }
+    return routes;
   }
 
   /** Records panic-mode changes as health events (the clock lives here, not in translation). */

@@ -5,7 +5,7 @@ import type { CheckedState } from '../../src/model/health.js';
 import { idOf, type EndpointSpec, type Resource, type RouteSpec, type ServiceSpec } from '../../src/model/resources.js';
 import { POLICY_KINDS } from '../../src/policies/index.js';
 import { PUSH_ORDER } from '../../src/translate/envoy-types.js';
-import { buildIR, patchEndpoints, type TranslateInput } from '../../src/translate/ir.js';
+import { buildIR, patchEndpoints, patchRoutes, type TranslateInput } from '../../src/translate/ir.js';
 import { IrMemo } from '../../src/translate/memo.js';
 import { groupKey, type IR, type NodeGroup } from '../../src/translate/types.js';
 import { type GroupSnapshot, SnapshotCache } from '../../src/xds/cache/cache.js';
@@ -14,10 +14,11 @@ import { fuzzCaseArbitrary, groupsOf } from '../support/fuzz-registry.js';
 /*
  * Incremental translation (issue 17) against its oracle. A random registry
  * goes through a random sequence of changes (route weights, endpoint health,
- * health-check results, heartbeat endpoints, resources replaced by another
- * registry's, deleted, restored, and rebuilds with nothing changed). After each
- * change the incremental path (IrMemo, the cache's per-group memos and
- * encodings by object, and the EDS fast path where the publisher takes it) and
+ * health-check results, heartbeat endpoints, policies, attachments, resources
+ * replaced by another registry's, deleted, restored, and rebuilds with nothing
+ * changed). After each change the incremental path (IrMemo, the cache's
+ * per-group memos and encodings by object, and the route and EDS fast paths
+ * where the publisher takes them) and
  * a full rebuild (no memo, every resource rendered and serialized again) must
  * give the same IR and byte-identical snapshots: every version, every encoded
  * resource, every issue. The two caches see the same history, so "the last
@@ -58,16 +59,23 @@ class World {
     return { revision: this.revision, resources: [...this.state.values()], heartbeat: this.heartbeat, checked: this.checked, ...(this.panicShare !== undefined ? { panicShare: this.panicShare } : {}) };
   }
 
-  /** Applies one change; returns the service whose endpoints alone changed, when that is all it did (the publisher's EDS fast path). */
-  apply(o: Op): { endpointsOf?: string } {
+  /**
+   * Applies one change; returns what the publisher's fast paths would see: the
+   * service whose endpoints alone changed, or the Routes written when writing
+   * existing Routes is all the change did.
+   */
+  apply(o: Op): { endpointsOf?: string; routes?: Resource<RouteSpec>[] } {
     this.revision++;
     const nth = <T>(xs: T[]): T | undefined => (xs.length ? xs[o.pick % xs.length] : undefined);
     const of = (kind: string) => [...this.state.values()].filter((r) => r.kind === kind);
     switch (o.op) {
       case 'take': {
         const id = nth([...new Set([...this.a.keys(), ...this.b.keys()])].sort());
-        if (id) this.state.set(id, stored(this.b.get(id) ?? this.a.get(id)!));
-        return {};
+        if (!id) return {};
+        const existed = this.state.has(id);
+        this.state.set(id, stored(this.b.get(id) ?? this.a.get(id)!));
+        const r = this.state.get(id)!;
+        return r.kind === 'Route' && existed ? { routes: [r as unknown as Resource<RouteSpec>] } : {};
       }
       case 'delete': {
         const id = nth([...this.state.keys()].sort());
@@ -84,8 +92,9 @@ class World {
         if (!r || !r.spec.rules.length) return {};
         const i = o.value % r.spec.rules.length;
         const rules = r.spec.rules.map((rule, j) => (j !== i || !rule.backends.length ? rule : { ...rule, backends: rule.backends.map((b, k) => (k === o.pick % rule.backends.length ? { ...b, weight: o.value } : b)) }));
-        this.state.set(idOf(r), { ...r, version: r.version + 1, spec: { ...r.spec, rules } } as unknown as Resource);
-        return {};
+        const next = { ...r, version: r.version + 1, spec: { ...r.spec, rules } } as unknown as Resource;
+        this.state.set(idOf(r), next);
+        return { routes: [next as unknown as Resource<RouteSpec>] };
       }
       case 'health': {
         const e = nth(of('Endpoint')) as Resource<EndpointSpec> | undefined;
@@ -145,7 +154,7 @@ function fingerprint(s: GroupSnapshot): string[] {
   return lines;
 }
 
-const coverage = { steps: 0, fastPath: 0, memoHits: 0, changedSnapshots: 0 };
+const coverage = { steps: 0, fastPath: 0, routePath: 0, memoHits: 0, changedSnapshots: 0 };
 
 describe('incremental translation: byte-identical to a full rebuild', () => {
   it(`holds for random change sequences (seed ${SEED}, ${RUNS} runs)`, () => {
@@ -169,13 +178,19 @@ describe('incremental translation: byte-identical to a full rebuild', () => {
         full.setIR(buildIR(world.input(), POLICY_KINDS));
 
         for (const o of [{ op: 'noop', pick: 0, value: 0 } as Op, ...ops]) {
-          const { endpointsOf } = world.apply(o);
-          // The publisher's choice: the EDS fast path when only a known service's endpoints changed, else a (memoized) full build.
+          const { endpointsOf, routes } = world.apply(o);
+          // The publisher's choice: the route fast path when only existing Routes were written, the EDS fast path when only a
+          // known service's endpoints changed, else a (memoized) full build.
+          const routed = routes ? patchRoutes(ir, world.revision, routes, memo, POLICY_KINDS) : undefined;
           const svc = endpointsOf ? (world.state.get(idOf({ kind: 'Service', name: endpointsOf })) as Resource<ServiceSpec> | undefined) : undefined;
           const patched = svc
             ? patchEndpoints(ir, world.revision, [{ service: svc, durable: [...world.state.values()].filter((r) => r.kind === 'Endpoint' && r.service === svc.name) as unknown as Resource<EndpointSpec>[], heartbeat: world.heartbeat.get(svc.name), checked: world.checked.get(svc.name) }], world.panicShare ?? 0.5)
             : undefined;
-          if (patched) {
+          if (routed) {
+            coverage.routePath++;
+            ir = routed;
+            coverage.changedSnapshots += incremental.setIR(ir).length;
+          } else if (patched) {
             coverage.fastPath++;
             ir = patched.ir;
             coverage.changedSnapshots += incremental.setIR(ir, patched.clusters).length;
@@ -204,6 +219,8 @@ describe('incremental translation: byte-identical to a full rebuild', () => {
     // The sequences must exercise what they claim to: memo reuse, the fast path, and snapshots that change.
     assert.ok(coverage.memoHits > coverage.steps, JSON.stringify(coverage));
     assert.ok(coverage.fastPath > coverage.steps / 20, JSON.stringify(coverage));
+    assert.ok(coverage.routePath > coverage.steps / 20, JSON.stringify(coverage));
+    console.log(`# incremental translation: ${JSON.stringify(coverage)}`);
     assert.ok(coverage.changedSnapshots > coverage.steps / 8, JSON.stringify(coverage));
   });
 
