@@ -10,6 +10,19 @@ const toKv = (kv: IKeyValue): KeyValue => ({
 });
 
 /**
+ * Whether a watch failure from etcd3 is a compaction. etcd cancels a watch
+ * whose start revision was compacted with `compact_revision` set and no
+ * `cancel_reason` (server v3rpc watch.go: `Canceled: CompactRevision != 0`),
+ * and etcd3 passes on only the reason, as "Watcher canceled: " followed by
+ * nothing. Every other cancellation carries a reason (permission denied, an
+ * empty key range, ...), and stream errors ("context canceled", "Cancelled on
+ * client") are connection trouble, not lost history.
+ */
+export function isCompaction(err: Error): boolean {
+  return /^Watcher canceled:\s*$/.test(err.message) || /required revision has been compacted/.test(err.message);
+}
+
+/**
  * Coordination on etcd through the `etcd3` client. The client is dormant
  * upstream, so everything it does is kept behind this one class.
  */
@@ -38,6 +51,11 @@ export class EtcdCoordination implements Coordination {
   async get(key: string): Promise<KeyValue | undefined> {
     const res = await this.open().get(key).exec();
     return res.kvs[0] ? toKv(res.kvs[0]) : undefined;
+  }
+
+  async getWithRevision(key: string): Promise<{ kv: KeyValue | undefined; revision: number }> {
+    const res = await this.open().get(key).exec();
+    return { kv: res.kvs[0] ? toKv(res.kvs[0]) : undefined, revision: Number(res.header.revision) };
   }
 
   async list(prefix: string): Promise<{ kvs: KeyValue[]; revision: number }> {
@@ -78,8 +96,8 @@ export class EtcdCoordination implements Coordination {
       cancelled = true;
       if (watcher) this.watchers.delete(watcher);
       void watcher?.cancel().catch(() => undefined);
-      // etcd3 reports compaction only as a bare "Watcher canceled".
-      handlers.error(/compact|canceled/i.test(err.message) ? new CompactedError(err.message) : err);
+      // The watcher resumes from after the last revision it saw, so that is the revision that was compacted away.
+      handlers.error(isCompaction(err) ? new CompactedError(`revision ${watcher?.lastRevision() ?? fromRevision} has been compacted (${err.message.trim()})`) : err);
     };
     this.open()
       .watch()

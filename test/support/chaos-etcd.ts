@@ -29,11 +29,16 @@ export async function nacks(app: HasHttp): Promise<number> {
   return [...text.matchAll(/^switchyard_xds_nacks_total\{[^}]*\} (\d+)/gm)].reduce((a, m) => a + Number(m[1]), 0);
 }
 
-/** The value of one counter/gauge sample on /metrics (0 when absent), e.g. `switchyard_x_total{a="b"}`. */
+/**
+ * The value of one counter/gauge sample on /metrics, e.g. `switchyard_x_total{a="b"}`
+ * (labels in the order the replica writes them). A missing sample throws: read
+ * as 0 it once made a metric that did not exist look like a measurement.
+ */
 export async function metric(app: HasHttp, sample: string): Promise<number> {
   const text = (await app.http('GET', '/metrics')).text;
   const line = text.split('\n').find((l) => l.startsWith(sample + ' '));
-  return line ? Number(line.slice(sample.length + 1)) : 0;
+  if (!line) throw new Error(`no sample ${sample} on /metrics`);
+  return Number(line.slice(sample.length + 1));
 }
 
 /**
