@@ -90,12 +90,19 @@ export class EtcdCoordination implements Coordination {
 
   watch(prefix: string, fromRevision: number, handlers: WatchHandlers): Watch {
     let cancelled = false;
+    /**
+     * etcd3 dropped the watcher itself (it reported an error or its end). It must
+     * not be cancelled then: etcd3 would send etcd a cancel for a watch id it no
+     * longer tracks, possibly one a later stream gave another watcher, and it
+     * throws (uncaught, from a stream handler: the process dies) on the answer.
+     */
+    let dropped = false;
     let watcher: Awaited<ReturnType<ReturnType<Etcd3['watch']>['create']>> | undefined;
     const fail = (err: Error) => {
+      dropped = true;
       if (cancelled) return;
       cancelled = true;
       if (watcher) this.watchers.delete(watcher);
-      void watcher?.cancel().catch(() => undefined);
       // The watcher resumes from after the last revision it saw, so that is the revision that was compacted away.
       handlers.error(isCompaction(err) ? new CompactedError(`revision ${watcher?.lastRevision() ?? fromRevision} has been compacted (${err.message.trim()})`) : err);
     };
@@ -117,7 +124,7 @@ export class EtcdCoordination implements Coordination {
       cancel: () => {
         cancelled = true;
         if (watcher) this.watchers.delete(watcher);
-        void watcher?.cancel().catch(() => undefined);
+        if (!dropped) void watcher?.cancel().catch(() => undefined);
       },
     };
   }

@@ -102,6 +102,8 @@ export class TcpProxy {
  */
 export class EdsFollower {
   readonly latest = new Map<string, string[]>();
+  /** Per cluster, every endpoint as `address:port health weight`: what two replicas must agree on exactly. */
+  readonly detailed = new Map<string, string[]>();
   /** `cluster address` pairs that were in one response and gone from a later one. */
   readonly removed: string[] = [];
   responses = 0;
@@ -126,6 +128,11 @@ export class EdsFollower {
           .sort();
         for (const was of this.latest.get(d.cluster_name) ?? []) if (!now.includes(was)) this.removed.push(`${d.cluster_name} ${was}`);
         this.latest.set(d.cluster_name, now);
+        const sa = (e: any) => e.endpoint.address.socket_address;
+        this.detailed.set(
+          d.cluster_name,
+          (d.endpoints ?? []).flatMap((l: any) => l.lb_endpoints.map((e: any) => `${sa(e).address}:${sa(e).port_value} ${e.health_status ?? ''} ${e.load_balancing_weight?.value ?? ''}`)).sort(),
+        );
       }
       this.c.send({ type_url: TYPE.endpoint, version_info: r.version_info, response_nonce: r.nonce, resource_names: this.names });
     }
