@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Logger } from '@nestjs/common';
+import { CompactedError } from '../../src/coordination/coordination.js';
 import { CoordinationMetrics, type RelistReason } from '../../src/coordination/coordination-metrics.js';
 import { Election } from '../../src/coordination/election.js';
 import { EtcdCoordination, isCompaction } from '../../src/coordination/etcd-coordination.js';
@@ -48,6 +49,27 @@ describe('etcd compaction while a reader is cut off', { timeout: 120_000 }, () =
     assert.equal(isCompaction(new Error('etcdserver: mvcc: required revision has been compacted')), true);
     for (const m of ['Watcher canceled: etcdserver: permission denied', 'rpc error: code = Canceled desc = context canceled', '1 CANCELLED: Cancelled on client', 'watch ended', '14 UNAVAILABLE: No connection established'])
       assert.equal(isCompaction(new Error(m)), false, m);
+  });
+
+  it('a watch etcd cancels for compaction, cancelled again by its owner, does not crash the process, and the other watches on the stream go on', async () => {
+    const own = new EtcdCoordination([etcd.endpoint]);
+    try {
+      const live: string[] = [];
+      const liveWatch = own.watch(`${prefix}live/`, (await own.list(`${prefix}live/`)).revision + 1, { event: (e) => live.push(e.kv.key), error: (e) => assert.fail(e) });
+      const first = await own.put(`${prefix}old/1`, 'a');
+      await etcd.compact(await own.put(`${prefix}old/2`, 'b'));
+      const err = await new Promise<Error>((resolve) => {
+        const w = own.watch(`${prefix}old/`, first, { event: () => undefined, error: (e) => (resolve(e), w.cancel()) });
+      });
+      assert.ok(err instanceof CompactedError, err.message);
+      // Before the fix the dropped watcher was cancelled: etcd answered for a watch id etcd3 had forgotten, and etcd3 threw from its stream handler.
+      await new Promise((r) => setTimeout(r, 1000));
+      await own.put(`${prefix}live/x`, '1');
+      await until(() => live.length === 1, 10_000, 'the live watch still delivers');
+      liveWatch.cancel();
+    } finally {
+      await own.close();
+    }
   });
 
   it('a partition alone resumes the watch (no re-list); compaction during a partition gives one re-list, reason compacted, and an exact copy', async () => {
