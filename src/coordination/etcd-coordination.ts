@@ -97,34 +97,27 @@ export class EtcdCoordination implements Coordination {
      * throws (uncaught, from a stream handler: the process dies) on the answer.
      */
     let dropped = false;
-    let watcher: Awaited<ReturnType<ReturnType<Etcd3['watch']>['create']>> | undefined;
+    // watcher(), not create(): create() resolves on 'connected' a microtask late, and an error etcd sends right after the
+    // creation (a compacted start revision) is emitted before listeners added then exist: it was lost and the watch hung.
+    const watcher = this.open().watch().prefix(prefix).startRevision(String(fromRevision)).watcher();
     const fail = (err: Error) => {
       dropped = true;
       if (cancelled) return;
       cancelled = true;
-      if (watcher) this.watchers.delete(watcher);
+      this.watchers.delete(watcher);
       // The watcher resumes from after the last revision it saw, so that is the revision that was compacted away.
-      handlers.error(isCompaction(err) ? new CompactedError(`revision ${watcher?.lastRevision() ?? fromRevision} has been compacted (${err.message.trim()})`) : err);
+      handlers.error(isCompaction(err) ? new CompactedError(`revision ${watcher.lastRevision() ?? fromRevision} has been compacted (${err.message.trim()})`) : err);
     };
-    this.open()
-      .watch()
-      .prefix(prefix)
-      .startRevision(String(fromRevision))
-      .create()
-      .then((w) => {
-        watcher = w;
-        if (cancelled || this.closed) return void w.cancel().catch(() => undefined);
-        this.watchers.add(w);
-        w.on('put', (kv) => !cancelled && handlers.event({ type: 'put', kv: toKv(kv) }));
-        w.on('delete', (kv) => !cancelled && handlers.event({ type: 'delete', kv: toKv(kv) }));
-        w.on('error', (e) => fail(e));
-        w.on('end', () => fail(new Error('watch ended')));
-      }, fail);
+    this.watchers.add(watcher);
+    watcher.on('put', (kv) => !cancelled && handlers.event({ type: 'put', kv: toKv(kv) }));
+    watcher.on('delete', (kv) => !cancelled && handlers.event({ type: 'delete', kv: toKv(kv) }));
+    watcher.on('error', (e) => fail(e));
+    watcher.on('end', () => fail(new Error('watch ended')));
     return {
       cancel: () => {
         cancelled = true;
-        if (watcher) this.watchers.delete(watcher);
-        if (!dropped) void watcher?.cancel().catch(() => undefined);
+        this.watchers.delete(watcher);
+        if (!dropped) void watcher.cancel().catch(() => undefined);
       },
     };
   }
