@@ -2,8 +2,10 @@ import { type DynamicModule, Global, Inject, Module, type OnApplicationShutdown 
 import { AppConfig } from './config/config.js';
 import { AuthModule } from './auth/auth.module.js';
 import { CoordinationModule } from './coordination/coordination.module.js';
+import { CoordinationMetrics } from './coordination/coordination-metrics.js';
 import { Database } from './database/database.js';
 import { ObservabilityModule } from './observability/observability.module.js';
+import { MetricsService } from './observability/metrics.service.js';
 import { RegistryModule } from './registry/registry.module.js';
 import { HealthModule } from './health/health.module.js';
 import { XdsModule } from './xds/xds.module.js';
@@ -38,6 +40,11 @@ class CoreModule implements OnApplicationShutdown {
 /** The whole control plane. */
 @Module({})
 export class AppModule {
+  // Coordination may not import observability: its counters join this app's registry here, at the root that sees both.
+  constructor(@Inject(MetricsService) metrics: MetricsService, @Inject(CoordinationMetrics) coordination: CoordinationMetrics) {
+    metrics.registry.registerMetric(coordination.relists);
+  }
+
   static forRoot(config: AppConfig, db: Database, tls: TlsMaterial | null = null): DynamicModule {
     return {
       module: AppModule,

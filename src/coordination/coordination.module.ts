@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import { Global, Inject, Injectable, Logger, Module, type OnApplicationShutdown } from '@nestjs/common';
 import { AppConfig } from '../config/config.js';
 import { COORDINATION, type Coordination, KEYS } from './coordination.js';
+import { CoordinationMetrics } from './coordination-metrics.js';
 import { Election } from './election.js';
 import { EtcdCoordination } from './etcd-coordination.js';
 import { HealthBoard } from './health-board.js';
@@ -31,7 +32,7 @@ export class Replica implements OnApplicationShutdown {
   }
 }
 
-/** The coordination port (etcd when ETCD_ENDPOINTS is set, else in-memory), leader election, and the health results kept in it. */
+/** The coordination port (etcd when ETCD_ENDPOINTS is set, else in-memory), leader election, the health results kept in it, and its metrics. */
 @Global()
 @Module({
   providers: [
@@ -43,7 +44,8 @@ export class Replica implements OnApplicationShutdown {
     },
     Replica,
     HealthBoard,
+    CoordinationMetrics,
   ],
-  exports: [COORDINATION, Replica, HealthBoard],
+  exports: [COORDINATION, Replica, HealthBoard, CoordinationMetrics],
 })
 export class CoordinationModule {}

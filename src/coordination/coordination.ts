@@ -40,6 +40,12 @@ export interface LeaseHandle {
 export interface Coordination {
   readonly kind: 'etcd' | 'memory';
   get(key: string): Promise<KeyValue | undefined>;
+  /**
+   * One key and the store revision it was read at. Watch a key from that
+   * revision + 1, never from its modRevision + 1: once history before the
+   * read is compacted, a watch from an old modRevision fails every time.
+   */
+  getWithRevision(key: string): Promise<{ kv: KeyValue | undefined; revision: number }>;
   /** Keys under `prefix` and the store revision they were read at. */
   list(prefix: string): Promise<{ kvs: KeyValue[]; revision: number }>;
   /** Returns the revision of the write. */

@@ -82,14 +82,15 @@ export class Election {
       }
       const value = JSON.stringify({ id: this.id, since: new Date().toISOString() });
       const rev = await this.coord.create(this.key, value, { lease: this.lease.id });
-      const current = await this.coord.get(this.key);
+      const { kv: current, revision } = await this.coord.getWithRevision(this.key);
       if (rev !== undefined) this.setLeading(rev);
       else if (current && current.lease === this.lease.id) this.setLeading(current.createRevision);
       else this.setLeading(undefined);
       this.observe(current);
       // Follow the key: when it goes (leader died or resigned), campaign again.
       this.watch?.cancel();
-      const from = (current?.modRevision ?? 0) + 1;
+      // From the read, not from the key's modRevision: that one may be compacted away, and the watch would fail on every campaign.
+      const from = revision + 1;
       this.watch = this.coord.watch(this.key, from, {
         event: (e) => {
           if (e.kv.key !== this.key) return;

@@ -10,6 +10,19 @@ const toKv = (kv: IKeyValue): KeyValue => ({
 });
 
 /**
+ * Whether a watch failure from etcd3 is a compaction. etcd cancels a watch
+ * whose start revision was compacted with `compact_revision` set and no
+ * `cancel_reason` (server v3rpc watch.go: `Canceled: CompactRevision != 0`),
+ * and etcd3 passes on only the reason, as "Watcher canceled: " followed by
+ * nothing. Every other cancellation carries a reason (permission denied, an
+ * empty key range, ...), and stream errors ("context canceled", "Cancelled on
+ * client") are connection trouble, not lost history.
+ */
+export function isCompaction(err: Error): boolean {
+  return /^Watcher canceled:\s*$/.test(err.message) || /required revision has been compacted/.test(err.message);
+}
+
+/**
  * Coordination on etcd through the `etcd3` client. The client is dormant
  * upstream, so everything it does is kept behind this one class.
  */
@@ -38,6 +51,11 @@ export class EtcdCoordination implements Coordination {
   async get(key: string): Promise<KeyValue | undefined> {
     const res = await this.open().get(key).exec();
     return res.kvs[0] ? toKv(res.kvs[0]) : undefined;
+  }
+
+  async getWithRevision(key: string): Promise<{ kv: KeyValue | undefined; revision: number }> {
+    const res = await this.open().get(key).exec();
+    return { kv: res.kvs[0] ? toKv(res.kvs[0]) : undefined, revision: Number(res.header.revision) };
   }
 
   async list(prefix: string): Promise<{ kvs: KeyValue[]; revision: number }> {
@@ -72,34 +90,34 @@ export class EtcdCoordination implements Coordination {
 
   watch(prefix: string, fromRevision: number, handlers: WatchHandlers): Watch {
     let cancelled = false;
-    let watcher: Awaited<ReturnType<ReturnType<Etcd3['watch']>['create']>> | undefined;
+    /**
+     * etcd3 dropped the watcher itself (it reported an error or its end). It must
+     * not be cancelled then: etcd3 would send etcd a cancel for a watch id it no
+     * longer tracks, possibly one a later stream gave another watcher, and it
+     * throws (uncaught, from a stream handler: the process dies) on the answer.
+     */
+    let dropped = false;
+    // watcher(), not create(): create() resolves on 'connected' a microtask late, and an error etcd sends right after the
+    // creation (a compacted start revision) is emitted before listeners added then exist: it was lost and the watch hung.
+    const watcher = this.open().watch().prefix(prefix).startRevision(String(fromRevision)).watcher();
     const fail = (err: Error) => {
+      dropped = true;
       if (cancelled) return;
       cancelled = true;
-      if (watcher) this.watchers.delete(watcher);
-      void watcher?.cancel().catch(() => undefined);
-      // etcd3 reports compaction only as a bare "Watcher canceled".
-      handlers.error(/compact|canceled/i.test(err.message) ? new CompactedError(err.message) : err);
+      this.watchers.delete(watcher);
+      // The watcher resumes from after the last revision it saw, so that is the revision that was compacted away.
+      handlers.error(isCompaction(err) ? new CompactedError(`revision ${watcher.lastRevision() ?? fromRevision} has been compacted (${err.message.trim()})`) : err);
     };
-    this.open()
-      .watch()
-      .prefix(prefix)
-      .startRevision(String(fromRevision))
-      .create()
-      .then((w) => {
-        watcher = w;
-        if (cancelled || this.closed) return void w.cancel().catch(() => undefined);
-        this.watchers.add(w);
-        w.on('put', (kv) => !cancelled && handlers.event({ type: 'put', kv: toKv(kv) }));
-        w.on('delete', (kv) => !cancelled && handlers.event({ type: 'delete', kv: toKv(kv) }));
-        w.on('error', (e) => fail(e));
-        w.on('end', () => fail(new Error('watch ended')));
-      }, fail);
+    this.watchers.add(watcher);
+    watcher.on('put', (kv) => !cancelled && handlers.event({ type: 'put', kv: toKv(kv) }));
+    watcher.on('delete', (kv) => !cancelled && handlers.event({ type: 'delete', kv: toKv(kv) }));
+    watcher.on('error', (e) => fail(e));
+    watcher.on('end', () => fail(new Error('watch ended')));
     return {
       cancel: () => {
         cancelled = true;
-        if (watcher) this.watchers.delete(watcher);
-        void watcher?.cancel().catch(() => undefined);
+        this.watchers.delete(watcher);
+        if (!dropped) void watcher.cancel().catch(() => undefined);
       },
     };
   }

@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { COORDINATION, type Coordination, type KeyValue, type WatchEvent } from './coordination.js';
+import { CoordinationMetrics } from './coordination-metrics.js';
 import { PrefixMirror } from './prefix-mirror.js';
 import type { CheckedState, PublishedHealth } from '../model/health.js';
 
@@ -32,9 +33,12 @@ export class HealthBoard extends EventEmitter implements OnApplicationBootstrap,
   private readonly events: HealthEvent[] = [];
   private readonly mirror: PrefixMirror;
 
-  constructor(@Inject(COORDINATION) private readonly coord: Coordination) {
+  constructor(
+    @Inject(COORDINATION) private readonly coord: Coordination,
+    @Inject(CoordinationMetrics) metrics: CoordinationMetrics,
+  ) {
     super();
-    this.mirror = new PrefixMirror(coord, HEALTH_PREFIX, { reset: (kvs) => this.reset(kvs), event: (e) => this.onEvent(e) }, this.log);
+    this.mirror = new PrefixMirror(coord, HEALTH_PREFIX, { reset: (kvs) => this.reset(kvs), event: (e) => this.onEvent(e) }, this.log, metrics);
   }
 
   async onApplicationBootstrap(): Promise<void> {

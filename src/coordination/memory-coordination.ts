@@ -32,6 +32,10 @@ export class MemoryCoordination implements Coordination {
     return this.data.get(key);
   }
 
+  async getWithRevision(key: string): Promise<{ kv: KeyValue | undefined; revision: number }> {
+    return { kv: this.data.get(key), revision: this.revision };
+  }
+
   async list(prefix: string): Promise<{ kvs: KeyValue[]; revision: number }> {
     const kvs = [...this.data.values()].filter((kv) => kv.key.startsWith(prefix)).sort((a, b) => (a.key < b.key ? -1 : 1));
     return { kvs, revision: this.revision };

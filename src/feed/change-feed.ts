@@ -318,10 +318,11 @@ export class ChangeFeed implements OnApplicationBootstrap, OnApplicationShutdown
   private async followAnnouncements(): Promise<void> {
     if (this.stopped) return;
     try {
-      const kv = await this.coord.get(KEYS.revision);
+      const { kv, revision } = await this.coord.getWithRevision(KEYS.revision);
       if (kv) this.noteHead(Number(kv.value));
       this.revisionWatch?.cancel();
-      this.revisionWatch = this.coord.watch(KEYS.revision, (kv?.modRevision ?? 0) + 1, {
+      // From the read: the key's own modRevision may be compacted away (the watch would fail, and poll, every 500 ms).
+      this.revisionWatch = this.coord.watch(KEYS.revision, revision + 1, {
         event: (e) => (e.type === 'put' ? this.noteHead(Number(e.kv.value)) : undefined),
         error: () => {
           this.noteHead(Number.MAX_SAFE_INTEGER); // something may have been missed: the change log has it

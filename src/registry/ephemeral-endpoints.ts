@@ -3,6 +3,7 @@ import { EventEmitter } from 'node:events';
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { AlreadyExists, NotFound, Unavailable, ValidationFailed } from '../common/errors.js';
 import { COORDINATION, type Coordination, KEYS, type KeyValue, type WatchEvent } from '../coordination/coordination.js';
+import { CoordinationMetrics } from '../coordination/coordination-metrics.js';
 import { LeaseRenewer } from '../coordination/lease-renewer.js';
 import { PrefixMirror } from '../coordination/prefix-mirror.js';
 import type { EndpointSpec, Resource } from '../model/resources.js';
@@ -36,10 +37,11 @@ export class EphemeralEndpoints extends EventEmitter implements OnApplicationBoo
   constructor(
     @Inject(COORDINATION) private readonly coord: Coordination,
     @Inject(REGISTRY_STORE) private readonly store: RegistryStore,
+    @Inject(CoordinationMetrics) metrics: CoordinationMetrics,
   ) {
     super();
     this.renewer = new LeaseRenewer(coord);
-    this.mirror = new PrefixMirror(coord, KEYS.endpoints, { reset: (kvs) => this.reset(kvs), event: (e) => this.onEvent(e), down: () => (this.synced = false) }, this.log);
+    this.mirror = new PrefixMirror(coord, KEYS.endpoints, { reset: (kvs) => this.reset(kvs), event: (e) => this.onEvent(e), down: () => (this.synced = false) }, this.log, metrics);
   }
 
   async onApplicationBootstrap(): Promise<void> {

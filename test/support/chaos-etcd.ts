@@ -29,11 +29,16 @@ export async function nacks(app: HasHttp): Promise<number> {
   return [...text.matchAll(/^switchyard_xds_nacks_total\{[^}]*\} (\d+)/gm)].reduce((a, m) => a + Number(m[1]), 0);
 }
 
-/** The value of one counter/gauge sample on /metrics (0 when absent), e.g. `switchyard_x_total{a="b"}`. */
+/**
+ * The value of one counter/gauge sample on /metrics, e.g. `switchyard_x_total{a="b"}`
+ * (labels in the order the replica writes them). A missing sample throws: read
+ * as 0 it once made a metric that did not exist look like a measurement.
+ */
 export async function metric(app: HasHttp, sample: string): Promise<number> {
   const text = (await app.http('GET', '/metrics')).text;
   const line = text.split('\n').find((l) => l.startsWith(sample + ' '));
-  return line ? Number(line.slice(sample.length + 1)) : 0;
+  if (!line) throw new Error(`no sample ${sample} on /metrics`);
+  return Number(line.slice(sample.length + 1));
 }
 
 /**
@@ -97,6 +102,8 @@ export class TcpProxy {
  */
 export class EdsFollower {
   readonly latest = new Map<string, string[]>();
+  /** Per cluster, every endpoint as `address:port health weight`: what two replicas must agree on exactly. */
+  readonly detailed = new Map<string, string[]>();
   /** `cluster address` pairs that were in one response and gone from a later one. */
   readonly removed: string[] = [];
   responses = 0;
@@ -121,6 +128,11 @@ export class EdsFollower {
           .sort();
         for (const was of this.latest.get(d.cluster_name) ?? []) if (!now.includes(was)) this.removed.push(`${d.cluster_name} ${was}`);
         this.latest.set(d.cluster_name, now);
+        const sa = (e: any) => e.endpoint.address.socket_address;
+        this.detailed.set(
+          d.cluster_name,
+          (d.endpoints ?? []).flatMap((l: any) => l.lb_endpoints.map((e: any) => `${sa(e).address}:${sa(e).port_value} ${e.health_status ?? ''} ${e.load_balancing_weight?.value ?? ''}`)).sort(),
+        );
       }
       this.c.send({ type_url: TYPE.endpoint, version_info: r.version_info, response_nonce: r.nonce, resource_names: this.names });
     }

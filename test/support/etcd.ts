@@ -77,6 +77,14 @@ export class TestEtcd {
     if (!res.ok) throw new Error(`compaction failed: ${res.status} ${await res.text()}`);
   }
 
+  /** One unlabelled sample of the server's own /metrics, e.g. `etcd_mvcc_range_total` (reads served). */
+  async metric(name: string): Promise<number> {
+    const text = await (await fetch(`${this.endpoint}/metrics`)).text();
+    const line = text.split('\n').find((l) => l.startsWith(name + ' '));
+    if (!line) throw new Error(`etcd has no metric ${name}`);
+    return Number(line.slice(name.length + 1));
+  }
+
   /** Stops the server (data kept), like an outage. */
   async pause(): Promise<void> {
     const p = this.proc;
