@@ -6,6 +6,7 @@ import { AppConfig } from '../config/config.js';
 import { Database } from '../database/database.js';
 import { type Kind, scopeFields } from '../model/resources.js';
 import { type Committed, RegistryEvents } from '../registry/registry-events.js';
+import { mapDbError } from '../registry/store/typeorm-registry-store.js';
 import { type AuditSink, openAuditSink } from './audit-sink.js';
 
 /** One audit event: a committed change, or a failed authentication. */
@@ -133,10 +134,13 @@ export class AuditLog implements OnModuleInit, BeforeApplicationShutdown {
     if (q.kind !== undefined) where.push(`"kind" = ${p(q.kind)}`);
     if (q.type !== undefined) where.push(`"type" = ${p(q.type)}`);
     const limit = q.limit ?? 100;
-    const rows: Row[] = await this.db.dataSource.query(
-      `SELECT * FROM "audit_events" ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY "id" LIMIT ${p(limit)}`,
-      params,
-    );
+    let rows: Row[];
+    try {
+      rows = await this.db.dataSource.query(`SELECT * FROM "audit_events" ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY "id" LIMIT ${p(limit)}`, params);
+    } catch (e) {
+      // The registry's classification: database down → 503, a filter value PostgreSQL refuses (NUL) → 400.
+      throw mapDbError(e);
+    }
     const items = rows.map(eventOf);
     const last = items[items.length - 1]?.id ?? sinceId;
     return { items, ...(last !== undefined ? { nextSince: last } : {}) };

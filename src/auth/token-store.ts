@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { DataSource, EntityManager } from 'typeorm';
-import { AlreadyExists, DomainError, storageFault, Unavailable } from '../common/errors.js';
+import { AlreadyExists, dataFault, DomainError, storageFault, Unavailable } from '../common/errors.js';
 import { Database } from '../database/database.js';
 import type { Role, Scopes } from './roles.js';
 
@@ -56,7 +56,7 @@ function mapError(e: unknown, name?: string): unknown {
   const err = e as { code?: string; message?: string; severity?: string; driverError?: { code?: string; severity?: string } };
   const code = err.code ?? err.driverError?.code;
   if (code === '23505') return new AlreadyExists(`a token named ${name ?? '?'} already exists`);
-  const storage = storageFault(code, err.message ?? String(e));
+  const storage = storageFault(code, err.message ?? String(e)) ?? dataFault(code, err.message ?? String(e), 'id');
   if (storage) return storage;
   if ((code && /^(08|57P0|53|3D000|ECONN|ETIMEDOUT|EPIPE|ENOTFOUND)/.test(code)) || (err.severity ?? err.driverError?.severity) === 'FATAL' || /Connection terminated|connection timeout|not queryable|Connection is not established|ECONNREFUSED/i.test(err.message ?? ''))
     return new Unavailable(`database unavailable: ${err.message}`);

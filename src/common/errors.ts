@@ -10,11 +10,17 @@ export abstract class DomainError extends Error {
   details?: Record<string, unknown>;
 }
 
-/** Bad input: 400 / INVALID_ARGUMENT, with one entry per bad field. */
+/** Most violations one error lists; a body of thousands of bad fields gets the first ones and a count, not an answer as large as itself. */
+export const MAX_VIOLATIONS = 100;
+
+/** Bad input: 400 / INVALID_ARGUMENT, with one entry per bad field (at most MAX_VIOLATIONS, the last then counting the rest). */
 export class ValidationFailed extends DomainError {
   readonly code: 'invalid' | 'too_large' = 'invalid';
-  constructor(readonly violations: FieldViolation[], message = 'validation failed') {
-    super(`${message}: ${violations.map((v) => `${v.field}: ${v.message}`).join('; ')}`);
+  readonly violations: FieldViolation[];
+  constructor(violations: FieldViolation[], message = 'validation failed') {
+    const listed = violations.length > MAX_VIOLATIONS ? [...violations.slice(0, MAX_VIOLATIONS - 1), { field: '(body)', message: `and ${violations.length - MAX_VIOLATIONS + 1} more problems` }] : violations;
+    super(`${message}: ${listed.map((v) => `${v.field}: ${v.message}`).join('; ')}`);
+    this.violations = listed;
   }
 }
 
@@ -97,4 +103,19 @@ export function storageFault(code: string | undefined, message: string): DomainE
   // Class 58: system errors outside PostgreSQL (I/O errors; in PGlite a stale file table after a failed create).
   if (code?.startsWith('58')) return new Unavailable(`database storage error: ${message}`);
   return undefined;
+}
+
+/**
+ * SQLSTATEs of a value PostgreSQL cannot take: NUL in text (22021), \u0000 or
+ * a lone surrogate in jsonb (22P05, 22P02), a number or time out of a column's
+ * range (22003, 22008). The value came with the request (a path or query
+ * parameter the validation lets through), so it is the request's fault: 400,
+ * not 500.
+ */
+const BAD_VALUE_CODES = new Set(['22021', '22P05', '22P02', '22003', '22008', '22007']);
+
+/** A 400 for a value the database refused; `undefined` for every other error. */
+export function dataFault(code: string | undefined, message: string, field = '(request)'): ValidationFailed | undefined {
+  if (!code || !BAD_VALUE_CODES.has(code)) return undefined;
+  return new ValidationFailed([{ field, message: `holds a value the database cannot store or compare (${message.split('\n')[0]})` }]);
 }

@@ -54,7 +54,10 @@ export function validatePlain<T extends object>(cls: new () => T, plain: unknown
   if (plain === null || typeof plain !== 'object' || Array.isArray(plain)) {
     throw new ValidationFailed([{ field: prefix || '(body)', message: 'must be an object' }]);
   }
-  const dto = plainToInstance(cls, escapeKeys(plain, prefix, 0));
+  const bad: FieldViolation[] = [];
+  const escaped = escapeKeys(plain, prefix, 0, bad);
+  if (bad.length) throw new ValidationFailed(bad);
+  const dto = plainToInstance(cls, escaped);
   const unknown = restoreKeys(dto, prefix);
   const errors = validateSync(dto as object, VALIDATOR_OPTIONS);
   if (errors.length || unknown.length) throw new ValidationFailed([...unknown, ...flattenErrors(errors, prefix)]);
@@ -64,18 +67,51 @@ export function validatePlain<T extends object>(cls: new () => T, plain: unknown
 /** How deep a body may nest (objects and arrays); the deepest resource schema is far shallower. */
 export const MAX_DEPTH = 32;
 
+/**
+ * Most keys one object of a body may have. The largest free-form maps
+ * (labels, accessLog fields, gray target labels) take 64; class-transformer's
+ * handling of an object's keys is quadratic in their number (it dedupes them
+ * with indexOf), so 200,000 keys blocked the event loop for a minute.
+ */
+export const MAX_KEYS = 1000;
+
+/** A string PostgreSQL cannot store (NUL; in jsonb \u0000 too), or that is not Unicode (a lone surrogate), and so could not be read back as written. */
+export function unstorableString(s: string): string | undefined {
+  if (s.includes('\u0000')) return 'must not contain NUL (\\u0000)';
+  if (/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(s)) return 'must be valid Unicode (it has a lone surrogate)';
+  return undefined;
+}
+
 /** Marks an escaped key; a key that starts with it is escaped too, so escaping is reversible. */
 const MARK = '\u0000';
 const needsEscape = (k: string) => k in Object.prototype || k.startsWith(MARK);
 const child = (path: string, k: string | number) => (typeof k === 'number' || /^\d+$/.test(k) ? `${path}[${k}]` : path ? `${path}.${k}` : k);
 
-/** A copy of a JSON value with risky keys escaped; refuses nesting beyond MAX_DEPTH. */
-function escapeKeys(v: unknown, path: string, depth: number): unknown {
+/** Most unstorable strings reported: the first ones tell the client what is wrong. */
+const MAX_REPORTED = 20;
+
+/**
+ * A copy of a JSON value with risky keys escaped; refuses nesting beyond
+ * MAX_DEPTH and objects of more than MAX_KEYS keys, and adds to `bad` the
+ * strings and keys the database could not store as sent.
+ */
+function escapeKeys(v: unknown, path: string, depth: number, bad: FieldViolation[]): unknown {
+  if (typeof v === 'string') {
+    const problem = bad.length < MAX_REPORTED ? unstorableString(v) : undefined;
+    if (problem) bad.push({ field: path || '(body)', message: problem });
+    return v;
+  }
   if (v === null || typeof v !== 'object') return v;
   if (depth >= MAX_DEPTH) throw new ValidationFailed([{ field: path || '(body)', message: `nests deeper than ${MAX_DEPTH} levels` }]);
-  if (Array.isArray(v)) return v.map((x, i) => escapeKeys(x, child(path, i), depth + 1));
+  if (Array.isArray(v)) return v.map((x, i) => escapeKeys(x, child(path, i), depth + 1, bad));
+  const entries = Object.entries(v);
+  if (entries.length > MAX_KEYS) throw new ValidationFailed([{ field: path || '(body)', message: `has ${entries.length} fields; at most ${MAX_KEYS}` }]);
   const out: Record<string, unknown> = {};
-  for (const [k, x] of Object.entries(v)) out[needsEscape(k) ? MARK + k : k] = escapeKeys(x, child(path, k), depth + 1);
+  for (const [k, x] of entries) {
+    const problem = bad.length < MAX_REPORTED ? unstorableString(k) : undefined;
+    if (problem) bad.push({ field: path || '(body)', message: `key ${JSON.stringify(k.slice(0, 64))} ${problem}` });
+    out[needsEscape(k) ? MARK + k : k] = escapeKeys(x, child(path, k), depth + 1, bad);
+  }
   return out;
 }
 

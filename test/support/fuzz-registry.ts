@@ -164,6 +164,9 @@ const rolloutArb = fc.record({
   spec: fc.record({ service: serviceName, stable: subsetName, canary: subsetName, steps: fc.constant([{ setWeight: 10 }, { pause: {} }]), routes: fc.uniqueArray(pick(ROUTES), { minLength: 1, maxLength: 1 }) }, { requiredKeys: ['service', 'stable', 'canary', 'steps'] }).filter((s) => s.stable !== s.canary),
 });
 
+/** Resource bodies by kind, near what the API accepts (names from small pools, references not made to hold): the valid end of the REST fuzzer's bodies. */
+export const resourceArbitraries: Record<string, fc.Arbitrary<Record<string, unknown>>> = { Policy: policyArb, Service: serviceArb, Endpoint: endpointArb, Route: routeArb, Listener: listenerArb, Rollout: rolloutArb };
+
 const locality = fc.record({ region: localityName, zone: localityName, subZone: localityName });
 const groupArb: fc.Arbitrary<NodeGroup> = fc.record(
   { kind: fc.constantFrom('envoy' as const, 'proxyless' as const), cluster: groupName, locality },

@@ -2,7 +2,7 @@ import { SpanKind } from '@opentelemetry/api';
 import { ATTR_DB_OPERATION_NAME, ATTR_DB_SYSTEM_NAME, DB_SYSTEM_NAME_VALUE_POSTGRESQL } from '@opentelemetry/semantic-conventions';
 import type { DataSource, EntityManager } from 'typeorm';
 import { recordedContext, withSpan } from '../../observability/tracing.js';
-import { AlreadyExists, DomainError, storageFault, Unavailable } from '../../common/errors.js';
+import { AlreadyExists, dataFault, DomainError, storageFault, Unavailable } from '../../common/errors.js';
 import type { LabelRequirement } from '../label-selector.js';
 import { type Change, type Kind, type Resource, type ResourceInput, type ResourceKey, scopeFields, scopeOf } from '../../model/resources.js';
 import type { HistoryOptions, ListOptions, Page, RegistryStore, WriteOptions, WriteTx } from './registry-store.js';
@@ -59,7 +59,7 @@ export function mapDbError(e: unknown): unknown {
   const code = err.code ?? err.driverError?.code;
   const msg = err.message ?? String(e);
   if (code === '23505') return new AlreadyExists(`already exists: ${msg}`);
-  const storage = storageFault(code, msg);
+  const storage = storageFault(code, msg) ?? dataFault(code, msg);
   if (storage) return storage;
   if (
     (code && UNAVAILABLE_CODES.has(code)) ||
