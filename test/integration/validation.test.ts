@@ -109,6 +109,13 @@ const CASES: [string, string, unknown, string, RegExp][] = [
   ['rollout unknown service', '/api/v1/rollouts', rollout({ service: 'nope' }), 'spec.service', /does not exist/],
   ['rollout with no route to the stable subset', '/api/v1/rollouts', rollout({}), 'spec.routes', /no Route sends to Service echo subset v1/],
   ['body is an array', '/api/v1/services', [svc], '(body)', /object/],
+  // PostgreSQL text and jsonb cannot hold NUL: it was a 500 (SQLSTATE 22P05) from the insert.
+  ['NUL in a spec string', '/api/v1/routes', { ...route, spec: { ...route.spec, rules: [{ match: { headers: [{ name: 'x', exact: 'a\u0000b' }] }, backends: [{ service: 'echo', weight: 1 }] }] } }, 'spec.rules[0].match.headers[0].exact', /NUL/],
+  ['NUL in config content', '/api/v1/configs', { namespace: 'default', group: 'g', name: 'nul', spec: { format: 'text', content: 'a\u0000b' } }, 'spec.content', /NUL/],
+  // A lone surrogate is no Unicode: jsonb refused it (22P02), a 500.
+  ['lone surrogate in config content', '/api/v1/configs', { namespace: 'default', group: 'g', name: 'sur', spec: { format: 'text', content: 'a\ud800b' } }, 'spec.content', /lone surrogate/],
+  ['array of too many items', '/api/v1/services', { ...svc, spec: { ...svc.spec, subsets: Array.from({ length: 10_001 }, () => ({})) } }, 'spec.subsets', /at most 10000/],
+  ['object of too many keys', '/api/v1/services', { ...svc, spec: { ...svc.spec, ...Object.fromEntries(Array.from({ length: 1001 }, (_, i) => [`k${i}`, i])) } }, 'spec', /at most 1000/],
 ];
 
 describe('validation: every bad input is a 400 naming the field, and nothing is written', () => {
@@ -222,6 +229,31 @@ describe('validation: every bad input is a 400 naming the field, and nothing is 
     const res = await app.http('POST', '/api/v1/services', deep);
     assert.equal(res.status, 400, res.text.slice(0, 300));
     assert.match(res.body.violations[0].message, /nests deeper than/);
+  });
+
+  it('refuses a heartbeat body that is not an object with 400 at once (a 200,000-item array blocked the event loop for a minute)', async () => {
+    const start = performance.now();
+    const res = await app.http('PUT', '/api/v1/services/echo/endpoints/hb-array/heartbeat', JSON.stringify(Array.from({ length: 200_000 }, () => 0)));
+    const ms = performance.now() - start;
+    assert.equal(res.status, 400, res.text.slice(0, 300));
+    assert.deepEqual(res.body.violations, [{ field: '(body)', message: 'must be a JSON object (the endpoint to register), or absent' }]);
+    // Generous: it catches the quadratic validation (tens of seconds), not a slow machine.
+    assert.ok(ms < 10_000, `answered after ${Math.round(ms)} ms`);
+    for (const body of ['"x"', '7', 'true']) assert.equal((await app.http('PUT', '/api/v1/services/echo/endpoints/hb-array/heartbeat', body)).status, 400, body);
+  });
+
+  it('refuses an object of 100,000 unknown fields with 400 at once, and lists at most 100 problems', async () => {
+    const body = { ...svc, ...Object.fromEntries(Array.from({ length: 100_000 }, (_, i) => [`k${i}`, 0])) };
+    const start = performance.now();
+    const res = await app.http('POST', '/api/v1/services', body);
+    const ms = performance.now() - start;
+    assert.equal(res.status, 400, res.text.slice(0, 300));
+    assert.deepEqual(res.body.violations, [{ field: '(body)', message: `has ${Object.keys(body).length} fields; at most 1000` }]);
+    assert.ok(ms < 10_000, `answered after ${Math.round(ms)} ms`);
+    const many = await app.http('POST', '/api/v1/services', { ...svc, ...Object.fromEntries(Array.from({ length: 500 }, (_, i) => [`k${i}`, 0])) });
+    assert.equal(many.status, 400);
+    assert.equal(many.body.violations.length, 100);
+    assert.deepEqual(many.body.violations.at(-1), { field: '(body)', message: 'and 401 more problems' });
   });
 
   it('serves the OpenAPI document generated from the DTOs', async () => {

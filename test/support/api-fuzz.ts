@@ -130,7 +130,8 @@ export const hostileValue: fc.Arbitrary<unknown> = fc.oneof(
   // Huge strings: past every length limit, up to about half the body limit.
   { arbitrary: fc.constantFrom(1025, 4097, 70_000, 1_100_000).chain((n) => fc.constantFrom('x', 'é', '\u0000', '😀').map((c) => c.repeat(Math.ceil(n / c.length)))), weight: 1 },
   // Huge arrays and objects of many keys (class-transformer's key handling was quadratic in them).
-  { arbitrary: fc.constantFrom(1000, 20_000, 200_000).chain((n) => fc.constantFrom<unknown>(0, null, 'a', {}).map((x) => Array.from({ length: n }, () => x))), weight: 1 },
+  // Items are distinct objects: a later edit that lands in one must not change them all.
+  { arbitrary: fc.constantFrom(1000, 20_000, 200_000).chain((n) => fc.constantFrom<unknown>(0, null, 'a', {}).map((x) => Array.from({ length: n }, () => structuredClone(x)))), weight: 1 },
   { arbitrary: fc.constantFrom(1000, 30_000, 100_000).map((n) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`k${i}`, i]))), weight: 1 },
   // Deep nesting, of arrays or of objects, below and far beyond the server's depth limit.
   // Written as text (JSON.stringify itself would overflow the stack on the deepest).
@@ -229,7 +230,9 @@ export function schemaValue(doc: OpenApiDocument, schema: Schema | undefined, de
 /** Replaces a few subtrees of a value with hostile ones; `picks` choose where (by index, modulo the children). */
 function mutate(value: unknown, edits: { picks: number[]; depth: number; replacement: unknown; drop: boolean }[]): unknown {
   let root = structuredClone(value);
-  for (const e of edits) {
+  for (const edit of edits) {
+    // A copy: the edge values are shared constants, and a later edit may land inside this one.
+    const e = { ...edit, replacement: structuredClone(edit.replacement) };
     if (root === null || typeof root !== 'object' || e.depth === 0) {
       root = e.replacement;
       continue;

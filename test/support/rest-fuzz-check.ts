@@ -1,3 +1,4 @@
+import { request } from 'node:http';
 import { isDeepStrictEqual } from 'node:util';
 import { stringify as toYaml } from 'yaml';
 import type { FuzzRequest, OpenApiDocument, Schema } from './api-fuzz.js';
@@ -19,41 +20,67 @@ export interface Answer {
   ms: number;
   /** A stream or long poll whose headers did not come within the wait (not an error). */
   held?: boolean;
+  /** A body over the server's limit, refused (413) before it was read, the connection then closed under the rest of it (not an error). */
+  cutOff?: boolean;
 }
+
+/** The server's body limit (BODY_LIMIT_BYTES default, 2 MiB). */
+export const BODY_LIMIT = 2 * 1024 * 1024;
 
 /** No answer within this long is a hang (a blocked event loop, a lost request); generous, for a loaded machine. */
 export const ANSWER_BOUND_MS = 20_000;
 /** How long to wait for a stream's or a long poll's headers before leaving it. */
 const STREAM_WAIT_MS = 1_500;
 
-/** Sends one generated request; streams are left once their headers come. */
-export async function send(base: string, r: FuzzRequest, streaming: boolean): Promise<Answer> {
-  const ac = new AbortController();
+/**
+ * Sends one generated request; streams are left once their headers come.
+ * Each request on a new connection (node:http, no agent): a kept-alive
+ * socket the server closed at its idle timeout is reset under the next
+ * request (fetch's pool hit that between phases), which says nothing about
+ * the server's answer to that request.
+ */
+export function send(base: string, r: FuzzRequest, streaming: boolean): Promise<Answer> {
   const start = performance.now();
-  const timer = setTimeout(() => ac.abort(), streaming ? STREAM_WAIT_MS : ANSWER_BOUND_MS);
-  try {
-    const res = await fetch(base + r.path, { method: r.method, headers: r.headers, body: r.body, signal: ac.signal });
-    const contentType = res.headers.get('content-type') ?? '';
-    if (contentType.startsWith('text/event-stream')) {
-      ac.abort();
-      return { status: res.status, contentType, text: '', body: undefined, ms: performance.now() - start };
-    }
-    const text = await res.text();
-    let body: unknown = text;
-    try {
-      body = JSON.parse(text);
-    } catch {
-      /* not JSON: the shape check says so */
-    }
-    return { status: res.status, contentType, text, body, ms: performance.now() - start };
-  } catch (e) {
-    const ms = performance.now() - start;
-    if (ac.signal.aborted && streaming) return { status: 0, contentType: '', text: '', body: undefined, ms, held: true };
-    if (ac.signal.aborted) return { status: 0, contentType: '', text: `no answer within ${ANSWER_BOUND_MS} ms`, body: undefined, ms };
-    return { status: 0, contentType: '', text: `request failed: ${(e as Error).message} ${(e as { cause?: Error }).cause?.message ?? ''}`, body: undefined, ms };
-  } finally {
-    clearTimeout(timer);
-  }
+  const url = new URL(base);
+  return new Promise<Answer>((resolve) => {
+    let done = false;
+    const finish = (a: Omit<Answer, 'ms'>) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      req.destroy();
+      resolve({ ...a, ms: performance.now() - start });
+    };
+    const body = r.body === undefined ? undefined : Buffer.from(r.body, 'utf8');
+    const req = request({ host: url.hostname, port: url.port, method: r.method, path: r.path, agent: false, headers: { ...r.headers, ...(body ? { 'content-length': String(body.length) } : {}) } }, (res) => {
+      const contentType = String(res.headers['content-type'] ?? '');
+      const status = res.statusCode ?? 0;
+      if (contentType.startsWith('text/event-stream')) return finish({ status, contentType, text: '', body: undefined });
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('error', (e) => finish({ status: 0, contentType: '', text: `answer broken off: ${e.message}`, body: undefined }));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        let parsed: unknown = text;
+        try {
+          parsed = JSON.parse(text);
+        } catch {
+          /* not JSON: the shape check says so */
+        }
+        finish({ status, contentType, text, body: parsed });
+      });
+    });
+    const timer = setTimeout(
+      () => finish(streaming ? { status: 0, contentType: '', text: '', body: undefined, held: true } : { status: 0, contentType: '', text: `no answer within ${ANSWER_BOUND_MS} ms`, body: undefined }),
+      streaming ? STREAM_WAIT_MS : ANSWER_BOUND_MS,
+    );
+    req.on('error', (e) => {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (body && body.length > BODY_LIMIT && (code === 'EPIPE' || code === 'ECONNRESET')) return finish({ status: 0, contentType: '', text: e.message, body: undefined, cutOff: true });
+      finish({ status: 0, contentType: '', text: `request failed: ${e.message}`, body: undefined });
+    });
+    req.end(body);
+  });
 }
 
 const OPTIONAL_FIELDS: Record<string, (v: unknown) => boolean> = {
@@ -105,7 +132,7 @@ export function schemaProblem(doc: OpenApiDocument, schema: Schema & { nullable?
  * that status; where it documents none, the common ErrorBody.
  */
 export function answerProblem(a: Answer, dbDown: boolean, doc?: OpenApiDocument, documented?: Schema): string | undefined {
-  if (a.held) return undefined;
+  if (a.held || a.cutOff) return undefined;
   if (a.status === 0) return a.text;
   if (a.ms > ANSWER_BOUND_MS) return `answered after ${Math.round(a.ms)} ms`;
   if (a.status >= 500 && !(dbDown && a.status === 503)) return `${a.status}: ${a.text.slice(0, 500)}`;
