@@ -1,7 +1,7 @@
 import type { CheckedState } from '../model/health.js';
 import { KINDS, type EndpointSpec, type ListenerSpec, type PolicySpec, type Resource, type RolloutSpec, type RouteRule, type RouteSpec, type ServiceSpec } from '../model/resources.js';
 import { mergeEndpoints } from './endpoints.js';
-import type { IrMemo } from './memo.js';
+import type { IrMemo, RoutePart } from './memo.js';
 import { type PolicyPlugin, renders } from './plugin.js';
 import { byName, clusterName, type IR, type IrCluster, type IrDestination, type IrHealth, type IrListener, type IrLocality, type IrVirtualHost, type PolicyMap, type TranslationIssue, usable } from './types.js';
 
@@ -232,26 +232,6 @@ export function patchRoutes(ir: IR, revision: number, changed: readonly Resource
   }
   issues.push(...last.listenerIssues, ...last.resolverIssues);
   return { ...ir, revision, virtualHosts, issues: sortIssues([...issues, ...Object.values(ir.endpointIssues).flat()]) };
-}
-
-/** One Route as the last full build saw it: its object, the hosts it owns (in host order), the issues about its hosts, and where its virtual host is. */
-export interface RoutePart {
-  route: Resource<RouteSpec>;
-  domains: string[];
-  hostIssues: TranslationIssue[];
-  /** Index in IR.virtualHosts; undefined when it owns no host. */
-  vh?: number;
-}
-
-/** What patchRoutes needs from the last full build (kept in its IrMemo). */
-export interface LastBuild {
-  plugins: readonly PolicyPlugin[];
-  policies: Map<string, Resource<PolicySpec>>;
-  services: Map<string, Resource<ServiceSpec>>;
-  order: RoutePart[];
-  index: Map<string, number>;
-  listenerIssues: TranslationIssue[];
-  resolverIssues: TranslationIssue[];
 }
 
 const sameList = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((x, i) => x === b[i]);

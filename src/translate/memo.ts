@@ -1,4 +1,6 @@
-import type { LastBuild } from './ir.js';
+import type { PolicySpec, Resource, RouteSpec, ServiceSpec } from '../model/resources.js';
+import type { PolicyPlugin } from './plugin.js';
+import type { TranslationIssue } from './types.js';
 
 /**
  * What one IR build leaves for the next, so that a change re-translates only
@@ -131,3 +133,24 @@ function sameKey(a: readonly unknown[], b: readonly unknown[]): boolean {
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i] && !(Number.isNaN(a[i]) && Number.isNaN(b[i]))) return false;
   return true;
 }
+
+/** One Route as the last full build saw it: its object, the hosts it owns (in host order), the issues about its hosts, and where its virtual host is. */
+export interface RoutePart {
+  route: Resource<RouteSpec>;
+  domains: string[];
+  hostIssues: TranslationIssue[];
+  /** Index in IR.virtualHosts; undefined when it owns no host. */
+  vh?: number;
+}
+
+/** What patchRoutes needs from the last full build (kept in its IrMemo). */
+export interface LastBuild {
+  plugins: readonly PolicyPlugin[];
+  policies: Map<string, Resource<PolicySpec>>;
+  services: Map<string, Resource<ServiceSpec>>;
+  order: RoutePart[];
+  index: Map<string, number>;
+  listenerIssues: TranslationIssue[];
+  resolverIssues: TranslationIssue[];
+}
+
