@@ -33,7 +33,9 @@ describe('storage faults of the database', () => {
   it('leaves other errors alone: a privilege error on a table, a message that merely quotes the words', () => {
     const priv = pgError('42501', 'permission denied for table resources');
     assert.equal(mapDbError(priv), priv);
-    const quoted = pgError('22P02', 'invalid input syntax for type json: "No space left on device"');
-    assert.equal(mapDbError(quoted), quoted);
+    // A data error whose text quotes the words is the client's bad value (400), not a storage fault.
+    const quoted = mapDbError(pgError('22P02', 'invalid input syntax for type json: "No space left on device"'));
+    assert.ok(!(quoted instanceof Unavailable), 'not a storage fault');
+    assert.equal(toErrorBody(quoted).statusCode, 400);
   });
 });
