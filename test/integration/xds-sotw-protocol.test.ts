@@ -62,6 +62,29 @@ describe('ADS state of the world: protocol behaviour', () => {
     assert.equal(p.clientKind, 'envoy');
   });
 
+  it('a request whose node does not decode ends that stream with INVALID_ARGUMENT; the server and other streams carry on', async () => {
+    const steady = connect();
+    steady.send({ node: envoyNode('steady'), type_url: TYPE.cluster });
+    const cds = await steady.next();
+    steady.send({ type_url: TYPE.cluster, version_info: cds.version_info, response_nonce: cds.nonce });
+    // DiscoveryRequest{node (field 2) = an unknown field 100 with the invalid wire type 7, type_url (field 4)}.
+    const type = Buffer.from(TYPE.cluster);
+    const bad = new AdsTestClient(app.xdsPort);
+    clients.push(bad);
+    bad.sendRaw(Buffer.concat([Buffer.from([0x12, 3, 0xa7, 0x06, 0x00]), Buffer.from([0x22, type.length]), type]));
+    const s = await bad.closed();
+    assert.equal(s.code, 3, s.details);
+    assert.match(s.details, /node does not decode/);
+    // The process is alive and the first stream still gets changes.
+    const r = await app.http('POST', '/api/v1/apply', [echoEndpoint('echo-3', 'v1', 50063)]);
+    assert.equal(r.status, 200, r.text);
+    steady.send({ type_url: TYPE.endpoint, resource_names: ['echo/v1'] });
+    const eds = await steady.next();
+    assert.equal(eds.type_url, TYPE.endpoint);
+    const p = (await app.http('GET', '/api/v1/proxies')).body.items;
+    assert.deepEqual(p.map((x: any) => x.id), ['steady'], 'the failed stream leaves no proxy behind');
+  });
+
   it('a NACK keeps the config, records the error, and causes no resend loop; the next change is sent', async () => {
     const c = connect();
     c.send({ node: envoyNode('p2'), type_url: TYPE.listener });

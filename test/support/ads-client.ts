@@ -39,6 +39,11 @@ export class AdsTestClient<R = ReturnType<typeof decodeResponse>> {
     this.call.write(this.delta ? encodeDeltaRequest(req) : encodeRequest(req));
   }
 
+  /** Writes bytes as they are, e.g. a request that does not decode. */
+  sendRaw(bytes: Buffer): void {
+    this.call.write(bytes);
+  }
+
   /** The next response, or a failure after `ms`. */
   next(ms = 5000): Promise<R> {
     const r = this.queue.shift();

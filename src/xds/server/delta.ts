@@ -48,7 +48,9 @@ export class DeltaStream extends XdsStream<DeltaDiscoveryRequest, DeltaTypeState
         if (n === '*') wildcard = false;
         else if (names.delete(n)) {
           st.initial?.delete(n);
-          (st.forgotten ??= new Set()).add(n); // the client forgets it; no removal needed
+          // The client forgets it, so no removal is needed. Only a name it holds matters: a
+          // subscribe/unsubscribe loop over names it never received must not grow this set.
+          if (st.held?.resources.has(n)) (st.forgotten ??= new Set()).add(n);
         }
       }
       const subs = this.shared.subscriptions;

@@ -98,8 +98,13 @@ export abstract class XdsStream<Req extends { node?: Record<string, any>; type_u
     this.fail(r.code, r.details);
   }
 
-  private fail(code: Status, details: string): void {
-    this.closed = true;
+  /**
+   * Ends the stream with `code`; nothing more is read or sent on it. Cleans up
+   * here, because the call's 'error' handler finds the stream already closed.
+   */
+  fail(code: Status, details: string): void {
+    if (this.closed) return;
+    this.close();
     this.call.emit('error', { code, details });
   }
 }

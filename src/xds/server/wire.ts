@@ -27,6 +27,18 @@ export interface DeltaDiscoveryRequest {
 
 const toObj = { longs: String, enums: String, defaults: true, arrays: true, objects: true };
 
+/**
+ * A request whose bytes do not decode. Fields are decoded lazily, after gRPC
+ * has handed the message over, so the stream must turn this into
+ * INVALID_ARGUMENT itself: thrown from a stream's data handler it would be an
+ * uncaught exception and take the process down.
+ */
+export class MalformedRequest extends Error {
+  constructor(field: string, cause: unknown) {
+    super(`${field} does not decode: ${cause instanceof Error ? cause.message : String(cause)}`);
+  }
+}
+
 const EMPTY = Buffer.alloc(0);
 
 /**
@@ -48,19 +60,28 @@ class LazyDiscoveryRequest implements DiscoveryRequest {
   get node(): Record<string, any> | undefined {
     if (this.nodeBytes && !this.nodeObj) {
       const t = envoyRoot().lookupType('envoy.config.core.v3.Node');
-      this.nodeObj = t.toObject(t.decode(this.nodeBytes), toObj);
+      try {
+        this.nodeObj = t.toObject(t.decode(this.nodeBytes), toObj);
+      } catch (e) {
+        throw new MalformedRequest('node', e);
+      }
     }
     return this.nodeObj;
   }
 
   get resource_names(): string[] {
     if (!this.names) {
-      this.names = [];
-      const r = protobuf.Reader.create(this.names_raw);
-      while (r.pos < r.len) {
-        r.uint32();
-        this.names.push(r.string());
+      const names: string[] = [];
+      try {
+        const r = protobuf.Reader.create(this.names_raw);
+        while (r.pos < r.len) {
+          r.uint32();
+          names.push(r.string());
+        }
+      } catch (e) {
+        throw new MalformedRequest('resource_names', e);
       }
+      this.names = names;
     }
     return this.names;
   }

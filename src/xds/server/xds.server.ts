@@ -10,7 +10,7 @@ import { ProxyRegistry } from './proxies.js';
 import { SotwStream } from './sotw.js';
 import { StreamShared } from './stream-shared.js';
 import { DeltaStream } from './delta.js';
-import { decodeDeltaRequest, decodeRequest, type DeltaDiscoveryRequest, type DiscoveryRequest } from './wire.js';
+import { decodeDeltaRequest, decodeRequest, MalformedRequest, type DeltaDiscoveryRequest, type DiscoveryRequest } from './wire.js';
 import { XdsMetrics } from '../xds-metrics.js';
 import { grpcServerCredentials, TLS_MATERIAL, type TlsMaterial } from '../../security/tls.js';
 import { XDS_IDENTITY_RESOLVER, type XdsIdentityResolver } from '../../security/xds-identity.js';
@@ -165,7 +165,14 @@ export class XdsServer implements OnApplicationBootstrap, BeforeApplicationShutd
           if (!req.type_url) req.type_url = onlyType;
           if (req.type_url !== onlyType) return;
         }
-        stream.handle(req as never);
+        try {
+          stream.handle(req as never);
+        } catch (e) {
+          // Thrown from a 'data' handler, this would be uncaught and end the process for every stream.
+          if (e instanceof MalformedRequest) return stream.fail(grpc.status.INVALID_ARGUMENT, e.message);
+          this.log.error(`xDS stream failed on a request: ${(e as Error).stack ?? String(e)}`);
+          stream.fail(grpc.status.INTERNAL, 'the server could not handle this request; see its log');
+        }
       });
     if (!this.gate.enabled) return void read();
     // Requests wait in the call (not read) until the caller is known; the first one is then checked against its identity.
