@@ -5,7 +5,7 @@ import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { createLogger, httpLogging, NestPinoLogger } from './observability/logger.js';
 import { AppModule } from './app.module.js';
-import { createValidationPipe, errorHeaders, EtagInterceptor, HttpErrorFilter, RequestContextInterceptor, toErrorBody } from './common/http.js';
+import { answerParserErrors, createValidationPipe, errorHeaders, EtagInterceptor, HttpErrorFilter, RequestContextInterceptor, toErrorBody } from './common/http.js';
 import { completeOpenApiDocument } from './common/openapi.js';
 import { EphemeralEndpoints } from './registry/ephemeral-endpoints.js';
 import { type AppConfig, drainBudgetMs } from './config/config.js';
@@ -95,6 +95,7 @@ async function startWith(config: AppConfig, logger: ReturnType<typeof createLogg
     configureHttp(app, config);
     await app.listen(config.PORT, config.HOST);
     installHeartbeatFastPath(app.getHttpServer(), app.get(EphemeralEndpoints), app.get(MetricsService), app.get(AuthService), config.BODY_LIMIT_BYTES);
+    answerParserErrors(app.getHttpServer());
     drain = drainOnClose(app.getHttpServer());
   } catch (e) {
     tls?.close();

@@ -38,11 +38,13 @@ const REASON: Record<number, string> = {
   403: 'Forbidden',
   404: 'Not Found',
   405: 'Method Not Allowed',
+  408: 'Request Timeout',
   409: 'Conflict',
   412: 'Precondition Failed',
   413: 'Payload Too Large',
   415: 'Unsupported Media Type',
   429: 'Too Many Requests',
+  431: 'Request Header Fields Too Large',
   500: 'Internal Server Error',
   503: 'Service Unavailable',
   507: 'Insufficient Storage',
@@ -205,3 +207,25 @@ export const WriteCtx = createParamDecorator((_: unknown, ctx: ExecutionContext)
     : { actor: String(declared ?? 'anonymous').slice(0, 128) };
   return { ...who, ...(ifMatch !== undefined ? { ifMatch: String(ifMatch) } : {}) };
 });
+
+/**
+ * Answers requests Node's HTTP parser refuses before any handler runs
+ * (headers over the limit, a malformed request line) with the same JSON error
+ * shape as every other 4xx; Node's own answer is a bare status with an empty,
+ * non-JSON body.
+ */
+export function answerParserErrors(server: import('node:http').Server): void {
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: import('node:stream').Duplex) => {
+    // A response already under way, or a connection that is gone, cannot be answered.
+    const inFlight = (socket as { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent;
+    if (err.code === 'ECONNRESET' || !socket.writable || inFlight) return void socket.destroy();
+    const [statusCode, message] =
+      err.code === 'HPE_HEADER_OVERFLOW'
+        ? [431, 'request headers are larger than the limit']
+        : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+          ? [408, 'the request did not arrive in time']
+          : [400, `malformed HTTP request (${err.code ?? 'parse error'})`];
+    const body = JSON.stringify({ statusCode, error: REASON[statusCode] ?? 'Error', message });
+    socket.end(`HTTP/1.1 ${statusCode} ${REASON[statusCode] ?? 'Error'}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  });
+}

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { connect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { startTestApp, type TestApp } from '../support/app.js';
 import { echoRoute, echoService } from '../support/fixtures.js';
@@ -254,6 +255,25 @@ describe('validation: every bad input is a 400 naming the field, and nothing is 
     assert.equal(many.status, 400);
     assert.equal(many.body.violations.length, 100);
     assert.deepEqual(many.body.violations.at(-1), { field: '(body)', message: 'and 401 more problems' });
+  });
+
+  it("answers what Node's HTTP parser refuses (oversized headers, a malformed request line) with the JSON error shape", async () => {
+    const big = await app.http('GET', '/api/v1/services', undefined, { 'x-big': 'a'.repeat(20_000) });
+    assert.equal(big.status, 431);
+    assert.deepEqual(big.body, { statusCode: 431, error: 'Request Header Fields Too Large', message: 'request headers are larger than the limit' });
+    assert.match(big.headers.get('content-type') ?? '', /application\/json/);
+    // fetch cannot send a malformed request line: write one on a raw socket.
+    const raw = await new Promise<string>((resolve, reject) => {
+      const sock = connect(new URL(app.base).port ? Number(new URL(app.base).port) : 80, '127.0.0.1', () => sock.write('GET /\u0001 HTTP/1.1\r\nHost: x\r\n\r\n'));
+      let got = '';
+      sock.on('data', (d) => (got += d));
+      sock.on('end', () => resolve(got));
+      sock.on('error', reject);
+    });
+    assert.match(raw, /^HTTP\/1\.1 400 Bad Request\r\n/);
+    const body = JSON.parse(raw.slice(raw.indexOf('\r\n\r\n') + 4));
+    assert.equal(body.statusCode, 400);
+    assert.match(body.message, /^malformed HTTP request/);
   });
 
   it('serves the OpenAPI document generated from the DTOs', async () => {
