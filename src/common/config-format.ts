@@ -1,5 +1,6 @@
 import YAML from 'yaml';
 import type { FieldViolation } from './errors.js';
+import { yamlKeyProblem } from './yaml-keys.js';
 
 /** One parse error of a config's content, with its 1-based line. */
 export interface FormatError {
@@ -14,10 +15,18 @@ export interface FormatError {
  */
 export function formatError(format: string, content: string): FormatError | undefined {
   if (format === 'yaml') {
-    const docs = YAML.parseAllDocuments(content);
+    let docs: ReturnType<typeof YAML.parseAllDocuments>;
+    try {
+      docs = YAML.parseAllDocuments(content, { uniqueKeys: false });
+    } catch (e) {
+      // The parser recurses: content nested thousands deep overflows the stack.
+      return { line: 1, message: e instanceof RangeError ? 'nested too deeply' : (e as Error).message.split('\n')[0] };
+    }
     for (const d of Array.isArray(docs) ? docs : [docs]) {
       const e = d.errors[0];
       if (e) return { line: e.linePos?.[0]?.line ?? 1, message: e.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '') };
+      const dup = yamlKeyProblem(d);
+      if (dup) return { line: content.slice(0, dup.offset).split('\n').length, message: dup.message };
     }
     return undefined;
   }

@@ -1,6 +1,7 @@
 import YAML from 'yaml';
 import { ValidationFailed } from '../common/errors.js';
 import { MAX_KEYS } from '../common/validate.js';
+import { yamlKeyProblem } from '../common/yaml-keys.js';
 
 /**
  * Reads an apply body: a YAML stream (documents separated by ---), a JSON
@@ -22,8 +23,8 @@ export function parseApplyBody(body: unknown): unknown[] {
     for (const [i, d] of list.entries()) {
       const err = d.errors[0];
       if (err) throw invalid(`(body) document ${i + 1}`, err);
-      const dup = duplicateKey(d);
-      if (dup) throw new ValidationFailed([{ field: `(body) document ${i + 1}`, message: `invalid YAML: ${dup}` }]);
+      const dup = yamlKeyProblem(d, MAX_KEYS);
+      if (dup) throw new ValidationFailed([{ field: `(body) document ${i + 1}`, message: `invalid YAML: ${dup.message}` }]);
       let v: unknown;
       try {
         v = d.toJS({ maxAliasCount: 50 });
@@ -42,30 +43,4 @@ export function parseApplyBody(body: unknown): unknown[] {
     if ('kind' in body) return [body];
   }
   throw new ValidationFailed([{ field: '(body)', message: 'must be a YAML stream, a JSON array of resources, or {"resources": [...]}' }]);
-}
-
-/** The first problem with a document's mapping keys (a key twice, or more keys than any resource has), in time linear in the keys. */
-function duplicateKey(doc: YAML.Document): string | undefined {
-  let problem: string | undefined;
-  YAML.visit(doc, {
-    Map(_, map) {
-      if (map.items.length > MAX_KEYS) {
-        problem = `a mapping has ${map.items.length} keys; at most ${MAX_KEYS}`;
-        return YAML.visit.BREAK;
-      }
-      const seen = new Set<string>();
-      for (const { key } of map.items) {
-        const k = YAML.isScalar(key) ? `${typeof key.value}:${String(key.value)}` : `node:${String(key)}`;
-        // `<<` is a merge key, which may repeat.
-        if (k === 'string:<<') continue;
-        if (seen.has(k)) {
-          problem = `Map keys must be unique (${JSON.stringify(k.slice(k.indexOf(':') + 1)).slice(0, 80)})`;
-          return YAML.visit.BREAK;
-        }
-        seen.add(k);
-      }
-      return undefined;
-    },
-  });
-  return problem;
 }

@@ -89,6 +89,17 @@ describe('config content: formatError', () => {
     assert.equal(lineOf('yaml', 'a: 1\r\nb: 2\r\nb: 3\r\n'), 3, 'CRLF');
   });
 
+  it('YAML: a 30,000-key mapping is checked in one pass (the parser\'s own check is quadratic: tens of seconds), and deep nesting is an error, not a throw', () => {
+    const keys = Array.from({ length: 30_000 }, (_, i) => `k${i}: ${i}`);
+    const start = performance.now();
+    assert.equal(formatError('yaml', keys.join('\n')), undefined);
+    assert.deepEqual(formatError('yaml', [...keys, 'k17: again'].join('\n')), { line: 30_001, message: 'Map keys must be unique ("k17")' });
+    // Generous: it catches the quadratic check (about 20 s here), not a slow machine.
+    assert.ok(performance.now() - start < 10_000);
+    const deep = formatError('yaml', '['.repeat(100_000));
+    assert.ok(deep && deep.line === 1, JSON.stringify(deep));
+  });
+
   it('properties: the 1-based line that is not key=value, key: value, a bare key, a comment or a continuation', () => {
     assert.deepEqual(formatError('properties', 'a=1\n=oops\n'), { line: 2, message: 'expected key=value, got "=oops"' });
     assert.equal(lineOf('properties', 'a=1\n# c\n! d\n\nb: 2\n  : x\n'), 6);
