@@ -61,6 +61,7 @@ async function startWith(config: AppConfig, logger: ReturnType<typeof createLogg
       url: config.DATABASE_URL,
       dataDir: config.DATA_DIR,
       poolSize: config.DATABASE_POOL_SIZE,
+      readTimeoutMs: config.DATABASE_READ_TIMEOUT_MS,
       runMigrations: config.MIGRATIONS_RUN,
       entities: [...ENTITIES, ...AUTH_ENTITIES],
     });

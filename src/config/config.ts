@@ -63,6 +63,14 @@ export class AppConfig {
   @Transform(toInt) @IsInt() @Min(1) @Max(200)
   DATABASE_POOL_SIZE = 10;
 
+  /**
+   * A query on a PostgreSQL server whose connection has been silent this long
+   * fails with 503 and the connection is replaced (a network blackhole never
+   * closes the socket); 0 waits forever. Longer than any statement should take.
+   */
+  @Transform(toInt) @IsInt() @Min(0) @Max(3_600_000)
+  DATABASE_READ_TIMEOUT_MS = 15_000;
+
   /** Comma-separated etcd endpoints; absent = in-memory coordination. */
   @IsOptional() @IsString()
   ETCD_ENDPOINTS?: string;

@@ -3,6 +3,7 @@ import { access, statfs } from 'node:fs/promises';
 import { DataSource, type DataSourceOptions } from 'typeorm';
 import { MIGRATIONS } from '../../migrations/index.js';
 import { EmbeddedPostgres } from './embedded-postgres.js';
+import { timedClient } from './timed-client.js';
 
 /** How to reach the database: a server URL, or the embedded PGlite under `dataDir`. */
 export interface DatabaseOptions {
@@ -12,6 +13,8 @@ export interface DatabaseOptions {
   dataDir: string;
   poolSize: number;
   runMigrations: boolean;
+  /** A query on a database server whose socket is silent this long fails as unavailable (0 = wait forever). */
+  readTimeoutMs?: number;
 }
 
 /** Below this much free space the embedded data directory counts as full: PostgreSQL extends files 8 KiB at a time and a WAL segment is 16 MiB. */
@@ -44,7 +47,8 @@ export class Database {
   static async open(opts: DatabaseOptions): Promise<Database> {
     const embedded = opts.url ? undefined : await EmbeddedPostgres.start(opts.dataDir);
     try {
-      const dataSource = createDataSource(opts.url ?? embedded!.url, embedded ? 1 : opts.poolSize, opts.entities);
+      // The embedded database is in-process: it cannot be partitioned away, so it gets no read timeout.
+      const dataSource = createDataSource(opts.url ?? embedded!.url, embedded ? 1 : opts.poolSize, opts.entities, embedded ? 0 : opts.readTimeoutMs);
       await dataSource.initialize();
       const db = new Database(dataSource, embedded);
       if (opts.runMigrations) await dataSource.runMigrations({ transaction: 'each' });
@@ -100,7 +104,7 @@ export class Database {
 }
 
 /** DataSource used by the app and by the migration CLI. */
-export function createDataSource(url: string, poolSize: number, entities: DataSourceOptions['entities']): DataSource {
+export function createDataSource(url: string, poolSize: number, entities: DataSourceOptions['entities'], readTimeoutMs = 0): DataSource {
   return new DataSource({
     type: 'postgres',
     url,
@@ -110,7 +114,14 @@ export function createDataSource(url: string, poolSize: number, entities: DataSo
     synchronize: false,
     logging: false,
     poolSize,
-    extra: { connectionTimeoutMillis: 5000, idleTimeoutMillis: 30000, application_name: 'switchyard' },
+    extra: {
+      connectionTimeoutMillis: 5000,
+      idleTimeoutMillis: 30000,
+      application_name: 'switchyard',
+      // Keepalives find a peer that vanished while a connection sat idle; the read timeout, one that stopped answering mid-query.
+      keepAlive: true,
+      ...(readTimeoutMs > 0 ? { Client: timedClient(readTimeoutMs) } : {}),
+    },
   });
 }
 

@@ -49,7 +49,8 @@ export async function metric(app: HasHttp, sample: string): Promise<number> {
  */
 export class TcpProxy {
   private readonly sockets = new Set<Socket>();
-  private cut = false;
+  private readonly pairs = new Set<[Socket, Socket]>();
+  private mode: 'open' | 'cut' | 'blackhole' = 'open';
   private constructor(
     private readonly server: Server,
     readonly port: number,
@@ -58,16 +59,17 @@ export class TcpProxy {
   static async start(targetPort: number, targetHost = '127.0.0.1'): Promise<TcpProxy> {
     let self: TcpProxy | undefined;
     const server = createServer((client) => {
-      if (!self || self.cut) return void client.destroy();
+      if (!self || self.mode === 'cut') return void client.destroy();
+      self.track(client);
+      // A blackhole accepts the connection and then never answers: the client's connect "succeeds".
+      if (self.mode === 'blackhole') return void client.resume();
       const upstream = connect(targetPort, targetHost);
-      for (const s of [client, upstream]) {
-        self.sockets.add(s);
-        s.on('close', () => self!.sockets.delete(s));
-        s.on('error', () => undefined);
-      }
+      self.track(upstream);
+      const pair: [Socket, Socket] = [client, upstream];
+      self.pairs.add(pair);
       client.pipe(upstream);
       upstream.pipe(client);
-      client.on('close', () => upstream.destroy());
+      client.on('close', () => (upstream.destroy(), self!.pairs.delete(pair)));
       upstream.on('close', () => client.destroy());
     });
     const port = await new Promise<number>((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as { port: number }).port)));
@@ -75,18 +77,44 @@ export class TcpProxy {
     return self;
   }
 
+  private track(s: Socket): void {
+    this.sockets.add(s);
+    s.on('close', () => this.sockets.delete(s));
+    s.on('error', () => undefined);
+  }
+
   get endpoint(): string {
     return `http://127.0.0.1:${this.port}`;
   }
 
+  /** Resets every open connection and refuses new ones: the peer sees the failure at once. */
   partition(): void {
-    this.cut = true;
+    this.mode = 'cut';
     for (const s of this.sockets) s.destroy();
     this.sockets.clear();
+    this.pairs.clear();
+  }
+
+  /**
+   * Drops every byte, both ways, on open connections and on new ones, without
+   * closing anything: a silent firewall or a dead route. Only timeouts on the
+   * peer's side can tell. Connections blackholed stay so after heal(), as they
+   * would once their bytes are lost.
+   */
+  blackhole(): void {
+    this.mode = 'blackhole';
+    for (const [a, b] of this.pairs) {
+      a.unpipe(b);
+      b.unpipe(a);
+      // Keep reading, so the sender's writes "succeed" and vanish.
+      a.resume();
+      b.resume();
+    }
+    this.pairs.clear();
   }
 
   heal(): void {
-    this.cut = false;
+    this.mode = 'open';
   }
 
   close(): Promise<void> {
