@@ -118,6 +118,11 @@ export class ReferenceClient {
     });
   }
 
+  /** Forgets the weights seen so far: the next change is waited for by a weight used before. */
+  expectNew(): void {
+    this.seen.clear();
+  }
+
   /** When an echo/v1 endpoint with `weight` arrived (performance.now()), or undefined after `ms`. */
   received(weight: number, ms: number): Promise<number | undefined> {
     if (this.seen.has(weight)) return Promise.resolve(performance.now());
