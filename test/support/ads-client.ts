@@ -88,6 +88,16 @@ export class AdsTestClient<R = ReturnType<typeof decodeResponse>> {
     this.call.resume();
   }
 
+  /** Half-closes: no more requests; the server should then end the stream with a status. */
+  end(): void {
+    this.call.end();
+  }
+
+  /** Responses received and not yet taken with next(). */
+  drain(): R[] {
+    return this.queue.splice(0);
+  }
+
   close(): void {
     this.call.end();
     this.client.close();

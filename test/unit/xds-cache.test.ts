@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { POLICY_KINDS } from '../../src/policies/index.js';
 import { describe, it } from 'node:test';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import type { Resource } from '../../src/model/resources.js';
 import { buildIR, patchEndpoints } from '../../src/translate/ir.js';
 import { type IR } from '../../src/translate/types.js';
@@ -122,5 +124,46 @@ describe('snapshot cache: validation before publish, consistency, shared encodin
     fresh.setIR(full);
     assert.equal(s1.types[TYPE.endpoint].version, fresh.snapshot(envoy)!.types[TYPE.endpoint].version, 'same EDS as a full build');
     assert.deepEqual(pushed, ['envoy/default']);
+  });
+});
+
+/** A garbage collection, exposed at runtime when the test runner was not started with --expose-gc. */
+function collect(): void {
+  const g = (globalThis as { gc?: () => void }).gc ?? (setFlagsFromString('--expose-gc'), runInNewContext('gc') as () => void);
+  g();
+}
+
+describe('snapshot cache: memory under many EDS-only changes', () => {
+  it('2,000 EDS fast-path changes retain a bounded number of encodings and superseded snapshots', async () => {
+    const cache = new SnapshotCache(POLICY_KINDS);
+    let resources = registry();
+    let ir = buildIR({ revision: 1, resources }, POLICY_KINDS);
+    cache.setIR(ir);
+    cache.snapshot(envoy);
+    cache.snapshot(proxyless);
+    const svc = resources.find((r) => r.kind === 'Service')! as any;
+    // Every superseded EDS snapshot: once no group serves it, nothing should keep it (nor the encodings it lists) alive.
+    const superseded: WeakRef<object>[] = [];
+    const CHANGES = 2000;
+    for (let i = 0; i < CHANGES; i++) {
+      // echo-1's weight changes each time: new content for echo/v1, the same names, so always the fast path.
+      resources = resources.map((r) => (r.name === 'echo-1' ? { ...r, spec: { ...r.spec, weight: 2 + i } } : r));
+      const patched = patchEndpoints(ir, ir.revision + 1, [{ service: svc, durable: resources.filter((r) => r.kind === 'Endpoint') as any }]);
+      assert.ok(patched, 'an EDS-only change');
+      const old = cache.snapshot(envoy)!.types[TYPE.endpoint];
+      ir = patched.ir;
+      cache.setIR(ir, patched.clusters);
+      const now = cache.snapshot(envoy)!.types[TYPE.endpoint];
+      assert.notEqual(now.version, old.version, `change ${i} is a new EDS version`);
+      superseded.push(new WeakRef(old));
+    }
+    const live = cache.snapshot(envoy)!.types[TYPE.endpoint].list.length + cache.snapshot(proxyless)!.types[TYPE.endpoint].list.length;
+    // pruneEncodings keeps at most 2 × live + 1024 before it prunes (amortized), plus one build's worth.
+    assert.ok(cache.encodingCount <= 2 * (live + 64) + 1024, `${cache.encodingCount} encodings retained for ${live} live EDS resources`);
+    await new Promise((r) => setImmediate(r));
+    collect();
+    const alive = superseded.filter((w) => w.deref() !== undefined).length;
+    // The one just superseded may still be referenced by a derivation of the current snapshot; a chain of them must not be.
+    assert.ok(alive <= 2, `${alive} of ${CHANGES} superseded EDS snapshots still reachable`);
   });
 });

@@ -109,6 +109,11 @@ export class SnapshotCache implements XdsCache {
   /** Per group: its renders of the last build, so a change re-renders only what it touched. */
   private readonly memos = new Map<string, GroupMemo>();
 
+  /** How many distinct encodings the cache keeps for reuse (tests check that it follows the catalogue, not its history). */
+  get encodingCount(): number {
+    return this.encoded.size;
+  }
+
   /** The IR the cache currently serves. */
   get current(): IR | undefined {
     return this.ir;

@@ -68,12 +68,21 @@ export interface Derivation {
   changed: readonly string[];
 }
 
-const derivations = new WeakMap<VersionedSet, Derivation>();
+/**
+ * `from` is held weakly: a strong reference would chain every set to the one
+ * before it, so each EDS fast-path change would keep all earlier snapshots
+ * (and their encodings) alive. The shortcut is only useful while something
+ * (a stream's held view) still holds `from`, and then it is still there.
+ */
+const derivations = new WeakMap<VersionedSet, { from: WeakRef<VersionedSet>; changed: readonly string[] }>();
 
 export function noteDerived(next: VersionedSet, d: Derivation): void {
-  derivations.set(next, d);
+  derivations.set(next, { from: new WeakRef(d.from), changed: d.changed });
 }
 
+/** How `set` was derived, while the set it came from is still reachable. */
 export function derivationOf(set: VersionedSet): Derivation | undefined {
-  return derivations.get(set);
+  const d = derivations.get(set);
+  const from = d?.from.deref();
+  return d && from ? { from, changed: d.changed } : undefined;
 }

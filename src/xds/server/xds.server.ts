@@ -19,12 +19,29 @@ import { type Refusal, XdsGate } from './authz.js';
 const ADS = 'envoy.service.discovery.v3.AggregatedDiscoveryService';
 const passThrough = (b: Buffer) => b;
 
+/**
+ * A request whose bytes do not decode at all. grpc-js ends a call whose
+ * deserializer throws with INTERNAL, which says the server is at fault; the
+ * deserializer hands this on instead, and the stream ends with INVALID_ARGUMENT.
+ */
+class Undecodable {
+  constructor(readonly error: MalformedRequest) {}
+}
+
+const tolerant = (decode: (b: Buffer) => unknown) => (b: Buffer) => {
+  try {
+    return decode(b);
+  } catch (e) {
+    return new Undecodable(new MalformedRequest('the request', e));
+  }
+};
+
 const bidi = (path: string, decode: (b: Buffer) => unknown) => ({
   path,
   requestStream: true,
   responseStream: true,
   requestSerialize: passThrough,
-  requestDeserialize: decode,
+  requestDeserialize: tolerant(decode),
   responseSerialize: passThrough,
   responseDeserialize: passThrough,
 });
@@ -159,7 +176,8 @@ export class XdsServer implements OnApplicationBootstrap, BeforeApplicationShutd
     call.on('error', done);
     call.on('cancelled', done);
     const read = () =>
-      call.on('data', (req: Req) => {
+      call.on('data', (req: Req | Undecodable) => {
+        if (req instanceof Undecodable) return stream.fail(grpc.status.INVALID_ARGUMENT, req.error.message);
         if (onlyType) {
           // A per-type service: the type is implied, and other types are not served here.
           if (!req.type_url) req.type_url = onlyType;
