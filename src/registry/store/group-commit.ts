@@ -1,3 +1,5 @@
+import { AsyncResource } from 'node:async_hooks';
+
 /** The outcome of one queued item: its value, or the error that item alone gets. */
 export type Settled<T> = { ok: true; value: T } | { ok: false; error: unknown };
 
@@ -19,6 +21,12 @@ interface Waiting<I, O> {
 export class GroupCommit<I, O> {
   private queue: Waiting<I, O>[] = [];
   private running = false;
+  /**
+   * Batches run in the context the committer was made in, not in that of
+   * whichever writer happened to start the drain: a batch serves many
+   * requests, so it must not carry one of them (its request id, its span).
+   */
+  private readonly home = new AsyncResource('GroupCommit');
 
   constructor(
     private readonly run: (items: I[]) => Promise<Settled<O>[]>,
@@ -30,7 +38,7 @@ export class GroupCommit<I, O> {
   submit(item: I): Promise<O> {
     return new Promise<O>((resolve, reject) => {
       this.queue.push({ item, resolve, reject });
-      if (!this.running) void this.drain();
+      if (!this.running) this.home.runInAsyncScope(() => void this.drain());
     });
   }
 
