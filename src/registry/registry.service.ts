@@ -121,16 +121,44 @@ export class RegistryService {
   async create(kind: Kind, body: unknown, ctx: WriteContext & { service?: string; namespace?: string; group?: string }): Promise<Resource> {
     const parsed = parseResource(body, { kind, service: ctx.service, namespace: ctx.namespace, group: ctx.group });
     const input = parsed.input;
-    if (kind === 'Endpoint' && !input.name) input.name = generateName(input.service!);
+    if (kind === 'Endpoint') {
+      if (!input.name) input.name = generateName(input.service!);
+      return this.createEndpoint(input, parsed.expectedVersion, ctx);
+    }
     return this.write(ctx, async (tx) => {
-      const service = kind === 'Endpoint' ? await this.requireService(tx, input.service!) : undefined;
       const key = keyOf(input);
       if (await tx.get(key)) throw new AlreadyExists(`${describeKey(key)} already exists`);
       checkPrecondition(undefined, ctx.ifMatch, parsed.expectedVersion);
       const created = await createOne(tx, input, ctx.actor);
-      // The service was read under the same write lock: the integrity check need not read it again.
-      await this.checkIntegrity(tx, [{ input, previous: undefined, prefix: '' }], service ? [service] : []);
+      await this.checkIntegrity(tx, [{ input, previous: undefined, prefix: '' }]);
       return created;
+    });
+  }
+
+  /**
+   * Registrations are the registry's hottest write, so they are group
+   * committed: concurrent ones share a transaction, each with its own
+   * revision and its own answer. The rules are those of the general create
+   * above, in the same order (404 for the service, 409, then the
+   * precondition), checked in the batch's transaction under the write lock.
+   * An endpoint references nothing but its service (outgoingRefs has no
+   * Endpoint case), so that is all checkIntegrity would look at.
+   */
+  private createEndpoint(input: ResourceInput, expectedVersion: number | undefined, ctx: WriteContext): Promise<Resource> {
+    const serviceKey: ResourceKey = { kind: 'Service', scope: '', name: input.service! };
+    const key = keyOf(input);
+    return this.store.createGrouped({
+      actor: ctx.actor,
+      comment: ctx.comment,
+      input,
+      status: derivedStatus(input, undefined, ctx.actor),
+      reads: [serviceKey, key],
+      check: (get) => {
+        if (!get(serviceKey)) throw new NotFound(`Service ${input.service} not found`);
+        if (get(key)) throw new AlreadyExists(`${describeKey(key)} already exists`);
+        checkPrecondition(undefined, ctx.ifMatch, expectedVersion);
+      },
+      committed: (c) => this.events.committed(c),
     });
   }
 
@@ -339,12 +367,6 @@ export class RegistryService {
     const current = await this.store.get(key);
     // A missing resource is left to the write, which answers 404 as before.
     if (current) checkPrecondition(current, ifMatch, bodyVersion);
-  }
-
-  private async requireService(tx: WriteTx, name: string): Promise<Resource> {
-    const svc = await tx.get({ kind: 'Service', scope: '', name });
-    if (!svc) throw new NotFound(`Service ${name} not found`);
-    return svc;
   }
 
   /**

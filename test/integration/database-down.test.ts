@@ -32,6 +32,14 @@ describe('when PostgreSQL is unreachable', () => {
     assert.equal(write.status, 503, write.text);
     assert.match(write.body.message, /database unavailable/);
     assert.equal(write.headers.get('retry-after'), '1');
+    // Registrations are group committed: a whole batch of them meets the dead database, and each answers 503.
+    const registrations = await Promise.all(
+      Array.from({ length: 10 }, (_, i) => app.http('POST', '/api/v1/services/echo/endpoints', { name: `down-${i}`, spec: { address: '10.0.0.1', port: 8080 } })),
+    );
+    for (const r of registrations) {
+      assert.equal(r.status, 503, r.text);
+      assert.equal(r.headers.get('retry-after'), '1');
+    }
 
     const client = registryClient(app.grpcPort);
     await assert.rejects(unary(client, 'Get', { key: { kind: 'Service', name: 'echo' } }), (e: grpc.ServiceError) => e.code === grpc.status.UNAVAILABLE);
@@ -47,6 +55,7 @@ describe('when PostgreSQL is unreachable', () => {
     const svc = await app.http('GET', '/api/v1/services/echo');
     assert.equal(svc.body.version, 1, 'the failed write left nothing behind');
     assert.equal(svc.body.spec.port, 50051);
+    assert.deepEqual((await app.http('GET', '/api/v1/services/echo/endpoints')).body.items, [], 'no registration made while down was half-applied');
     assert.equal((await app.http('PUT', '/api/v1/services/echo', echoService({ port: 2 }))).status, 200);
   });
 });

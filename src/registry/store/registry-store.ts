@@ -70,6 +70,34 @@ export interface WriteTx {
 }
 
 /**
+ * One create that may be committed together with other concurrent ones
+ * (group commit). Its rules are in `check`, which runs inside the
+ * transaction that writes it, under the write lock, so the database is the
+ * authority; the same `check` runs when the create falls back to a
+ * transaction of its own.
+ */
+export interface GroupedCreate {
+  actor: string;
+  /** Recorded with the change-log entry, next to the actor. */
+  comment?: string;
+  input: ResourceInput;
+  /** The status the new resource starts with. */
+  status?: Record<string, unknown>;
+  /** The keys `check` looks at (read in one statement for the whole batch). */
+  reads: ResourceKey[];
+  /**
+   * Throws this create's own error to refuse it (the others of the batch go
+   * on). `get` answers from the committed state read under the lock plus the
+   * creates accepted earlier in the same batch (those are provisional: only
+   * their key, input and version are meaningful), so each create sees what
+   * it would see had the creates run one at a time in order.
+   */
+  check(get: (key: ResourceKey) => Resource | undefined): void;
+  /** As WriteOptions.committed: after the commit, before the promise resolves, in the writer's async context. */
+  committed?: WriteOptions['committed'];
+}
+
+/**
  * The registry's storage port. Writes run one at a time in store-revision
  * order, so the change log is gapless and ordered by commit.
  */
@@ -95,6 +123,13 @@ export interface RegistryStore {
    * span context of the transaction (the rebuild links to it).
    */
   write<T>(actor: string, fn: (tx: WriteTx) => Promise<T>, opts?: WriteOptions): Promise<T>;
+  /**
+   * Creates one resource, committed together with the other creates that
+   * are waiting at the time (one transaction, one revision each, in queue
+   * order). Resolves once its batch has committed; rejects with its own
+   * error (from `check`, or from the database when it alone is at fault).
+   */
+  createGrouped(item: GroupedCreate): Promise<Resource>;
 }
 
 export const REGISTRY_STORE = Symbol('RegistryStore');

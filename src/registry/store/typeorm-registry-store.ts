@@ -1,11 +1,14 @@
 import { SpanKind } from '@opentelemetry/api';
 import { ATTR_DB_OPERATION_NAME, ATTR_DB_SYSTEM_NAME, DB_SYSTEM_NAME_VALUE_POSTGRESQL } from '@opentelemetry/semantic-conventions';
+import { AsyncResource } from 'node:async_hooks';
+import type { SpanContext } from '@opentelemetry/api';
 import type { DataSource, EntityManager } from 'typeorm';
 import { recordedContext, withSpan } from '../../observability/tracing.js';
-import { AlreadyExists, dataFault, DomainError, storageFault, Unavailable } from '../../common/errors.js';
+import { AlreadyExists, dataFault, DomainError, InsufficientStorage, storageFault, Unavailable } from '../../common/errors.js';
 import type { LabelRequirement } from '../label-selector.js';
 import { type Change, type Kind, type Resource, type ResourceInput, type ResourceKey, scopeFields, scopeOf } from '../../model/resources.js';
-import type { HistoryOptions, ListOptions, Page, RegistryStore, WriteOptions, WriteTx } from './registry-store.js';
+import { GroupCommit, type Settled } from './group-commit.js';
+import type { GroupedCreate, HistoryOptions, ListOptions, Page, RegistryStore, WriteOptions, WriteTx } from './registry-store.js';
 
 const COLUMNS = `"kind", "scope", "name", "labels", "spec", "status", "version", "created_at", "updated_at"`;
 
@@ -111,8 +114,19 @@ class RollbackForDryRun<T> extends Error {
   }
 }
 
+/** A grouped create waiting for its batch: the async context and span of its writer. */
+interface QueuedCreate {
+  item: GroupedCreate;
+  scope: AsyncResource;
+  trace?: SpanContext;
+}
+
+const keyId = (k: ResourceKey) => `${k.kind}\u0000${k.scope}\u0000${k.name}`;
+
 /** RegistryStore on PostgreSQL (server or embedded PGlite) through TypeORM. */
 export class TypeormRegistryStore implements RegistryStore {
+  private readonly creates = new GroupCommit<QueuedCreate, { resource: Resource; revision: number }>((batch) => this.commitCreates(batch));
+
   constructor(private readonly ds: DataSource) {}
 
   get(key: ResourceKey): Promise<Resource | undefined> {
@@ -234,6 +248,131 @@ export class TypeormRegistryStore implements RegistryStore {
       opts.committed?.({ revision: tx!.revision, changes: tx!.changes, ...(trace ? { trace } : {}) });
       return result;
     });
+  }
+
+  /** Queued for the next batch; traced as the writer's own transaction span. */
+  createGrouped(item: GroupedCreate): Promise<Resource> {
+    const attributes = { [ATTR_DB_SYSTEM_NAME]: DB_SYSTEM_NAME_VALUE_POSTGRESQL, [ATTR_DB_OPERATION_NAME]: 'TRANSACTION', 'switchyard.dry_run': false, 'switchyard.registry.grouped': true };
+    return withSpan('registry.transaction', { kind: SpanKind.CLIENT, attributes }, async (span) => {
+      const trace = recordedContext(span);
+      const { resource, revision } = await this.creates.submit({ item, scope: new AsyncResource('registry.groupCommit'), ...(trace ? { trace } : {}) });
+      span.setAttributes({ 'switchyard.registry.revision': revision, 'switchyard.registry.changes': 1 });
+      return resource;
+    });
+  }
+
+  /**
+   * One batch of grouped creates in one transaction: the lock, one read of
+   * every key the checks need, each check in queue order, one multi-row
+   * INSERT into resources and one into changes, one registry_state update.
+   * A check's refusal answers that create alone. If a statement fails, the
+   * batch is rolled back and every create runs again in a transaction of its
+   * own (in order), so the one at fault gets its own error and the others go
+   * through; only when the database itself is down or full does every create
+   * of the batch get that error at once (each alone would get it too).
+   */
+  private async commitCreates(batch: QueuedCreate[]): Promise<Settled<{ resource: Resource; revision: number }>[]> {
+    let out: Settled<{ resource: Resource; revision: number }>[] = [];
+    let written: { at: number; change: Change; resource: Resource }[] = [];
+    try {
+      await this.ds.transaction(async (em) => {
+        out = [];
+        written = [];
+        const [state] = await em.query(`SELECT "revision" FROM "registry_state" WHERE "id" = 1 FOR UPDATE`);
+        let revision = Number(state.revision);
+        const keys = new Map<string, ResourceKey>();
+        for (const q of batch) for (const k of q.item.reads) keys.set(keyId(k), { kind: k.kind, scope: k.scope, name: k.name });
+        const rows: Row[] = keys.size
+          ? await em.query(
+              `SELECT ${COLUMNS.split(', ').map((c) => `r.${c}`).join(', ')} FROM "resources" r
+                 JOIN jsonb_to_recordset($1::jsonb) AS k("kind" text, "scope" text, "name" text) ON r."kind" = k."kind" AND r."scope" = k."scope" AND r."name" = k."name"`,
+              [JSON.stringify([...keys.values()])],
+            )
+          : [];
+        const view = new Map(rows.map((r) => [keyId(r), toResource(r)]));
+        const accepted: { at: number; revision: number; q: QueuedCreate }[] = [];
+        batch.forEach((q, at) => {
+          try {
+            q.item.check((k) => view.get(keyId(k)));
+          } catch (error) {
+            out[at] = { ok: false, error };
+            return;
+          }
+          const now = new Date(0).toISOString();
+          view.set(keyId({ kind: q.item.input.kind, scope: scopeOf(q.item.input), name: q.item.input.name }), { ...q.item.input, version: 1, createdAt: now, updatedAt: now, status: {} });
+          accepted.push({ at, revision: ++revision, q });
+        });
+        if (!accepted.length) return;
+        const inserted: (Row & { revision: string })[] = await em.query(
+          `INSERT INTO "resources" ("kind", "scope", "name", "labels", "spec", "status", "version", "revision", "created_at", "updated_at")
+           SELECT x."kind", x."scope", x."name", x."labels", x."spec", x."status", 1, x."revision", now(), now()
+             FROM jsonb_to_recordset($1::jsonb) AS x("kind" text, "scope" text, "name" text, "labels" jsonb, "spec" jsonb, "status" jsonb, "revision" bigint)
+            ORDER BY x."revision"
+           RETURNING ${COLUMNS}, "revision"`,
+          [JSON.stringify(accepted.map(({ revision, q }) => ({ kind: q.item.input.kind, scope: scopeOf(q.item.input), name: q.item.input.name, labels: q.item.input.labels, spec: q.item.input.spec, status: q.item.status ?? {}, revision })))],
+        );
+        const byRevision = new Map(inserted.map((r) => [Number(r.revision), toResource(r)]));
+        const entries = accepted.map(({ revision, q }) => {
+          const r = byRevision.get(revision);
+          if (!r) throw new Error(`internal: revision ${revision} was not inserted`);
+          return { revision, r, actor: q.item.actor.slice(0, 128), comment: q.item.comment?.slice(0, 256) };
+        });
+        const stamped: { revision: string; at: Date }[] = await em.query(
+          `INSERT INTO "changes" ("revision", "kind", "scope", "name", "version", "op", "actor", "comment", "at", "object")
+           SELECT x."revision", x."kind", x."scope", x."name", x."version", 'create', x."actor", x."comment", now(), x."object"
+             FROM jsonb_to_recordset($1::jsonb) AS x("revision" bigint, "kind" text, "scope" text, "name" text, "version" integer, "actor" text, "comment" text, "object" jsonb)
+            ORDER BY x."revision"
+           RETURNING "revision", "at"`,
+          [JSON.stringify(entries.map(({ revision, r, actor, comment }) => ({ revision, kind: r.kind, scope: scopeOf(r), name: r.name, version: r.version, actor, comment: comment ?? null, object: r })))],
+        );
+        const atOf = new Map(stamped.map((s) => [Number(s.revision), new Date(s.at).toISOString()]));
+        await em.query(`UPDATE "registry_state" SET "revision" = $1 WHERE "id" = 1`, [revision]);
+        written = entries.map(({ revision: rev, r, actor, comment }, i) => ({
+          at: accepted[i].at,
+          resource: r,
+          // The same entry a reader of the change log gets, as PgWriteTx.log builds it.
+          change: { revision: rev, kind: r.kind, ...scopeFields(r.kind, scopeOf(r)), name: r.name, version: r.version, op: 'create', actor, ...(comment !== undefined ? { comment } : {}), at: atOf.get(rev)!, object: r },
+        }));
+      });
+    } catch (e) {
+      const mapped = mapDbError(e);
+      if (mapped instanceof Unavailable || mapped instanceof InsufficientStorage) return batch.map(() => ({ ok: false, error: mapped }));
+      return this.commitOneByOne(batch);
+    }
+    // Announced in revision order, each in its writer's async context (the audit log reads the request id there).
+    for (const w of written) {
+      const q = batch[w.at];
+      q.scope.runInAsyncScope(() => q.item.committed?.({ revision: w.change.revision, changes: [w.change], ...(q.trace ? { trace: q.trace } : {}) }));
+      out[w.at] = { ok: true, value: { resource: w.resource, revision: w.change.revision } };
+    }
+    return out;
+  }
+
+  /** The fallback: each create of a failed batch in its own transaction, the same check first. */
+  private async commitOneByOne(batch: QueuedCreate[]): Promise<Settled<{ resource: Resource; revision: number }>[]> {
+    const out: Settled<{ resource: Resource; revision: number }>[] = [];
+    for (const q of batch) {
+      const { item } = q;
+      let revision = 0;
+      try {
+        const resource = await q.scope.runInAsyncScope(() =>
+          this.write(
+            item.actor,
+            async (tx) => {
+              const view = new Map<string, Resource | undefined>();
+              for (const k of item.reads) view.set(keyId(k), await tx.get(k));
+              item.check((k) => view.get(keyId(k)));
+              return tx.create(item.input, item.status);
+            },
+            { comment: item.comment, committed: (c) => ((revision = c.revision), item.committed?.(c)) },
+          ),
+        );
+        out.push({ ok: true, value: { resource, revision } });
+      } catch (error) {
+        out.push({ ok: false, error });
+      }
+    }
+    return out;
   }
 }
 
