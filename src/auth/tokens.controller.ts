@@ -34,7 +34,7 @@ export class TokensController {
   @ApiParam({ name: 'id', description: 'the token id (the <id> in sy_<id>_<secret>)' })
   @ApiWriteHeaders({ ifMatch: false })
   @ApiOkResponse({ type: DeletedTokenDto, description: 'the token deleted' })
-  @ApiErrors({ 404: 'no token with this id', 409: 'the token making the request cannot delete itself', 503: true })
+  @ApiErrors({ 400: 'the id is not valid percent-encoding, or holds a character the database cannot compare (NUL)', 404: 'no token with this id', 409: 'the token making the request cannot delete itself', 503: true })
   remove(@Param('id') id: string, @CurrentCaller() caller: Caller) {
     return this.tokens.remove(id, caller);
   }

@@ -34,7 +34,7 @@ export class ConfigsController {
   @ApiOperation({ summary: 'Create a config (namespace, group and name in the body)' })
   @ApiWriteHeaders({ ifMatch: false })
   @ApiResourceResponse(201, ConfigDto, 'the config as stored; its version is revision 1 (or continues a deleted config\'s history)')
-  @ApiErrors({ 400: BAD_PATH, 409: 'a config of this name already exists', 413: 'the content (or the gray candidate) is over 1 MiB', 415: true, 503: true })
+  @ApiErrors({ 400: BAD_PATH, 409: 'a config of this name already exists', 412: 'If-Match was sent, and a config that does not exist yet has no version to match', 413: 'the content (or the gray candidate) is over 1 MiB', 415: true, 503: true })
   create(@Body() body: ConfigDto, @WriteCtx() ctx: WriteContext) {
     return this.configs.create(body, ctx);
   }

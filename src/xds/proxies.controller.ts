@@ -21,7 +21,7 @@ export class ProxiesController {
   @ApiOperation({ summary: 'The exact resources last sent to a node (like an Envoy config dump)' })
   @ApiParam({ name: 'id', description: 'node id' })
   @ApiOkResponse({ type: [ProxyConfigDto], description: 'one entry per stream of the node connected to this replica' })
-  @ApiErrors({ 404: 'no connected proxy with this node id (on this replica)' })
+  @ApiErrors({ 400: 'the id is not valid percent-encoding', 404: 'no connected proxy with this node id (on this replica)' })
   config(@Param('id') id: string) {
     return this.proxies.config(id);
   }

@@ -37,7 +37,7 @@ export class EndpointsController {
   @ApiOperation({ summary: 'Register an endpoint (name generated when absent); with spec.ttlSeconds it is a heartbeat endpoint' })
   @ApiWriteHeaders({ ifMatch: false })
   @ApiResourceResponse(201, EndpointDto, 'the endpoint as stored')
-  @ApiErrors({ 400: true, 404: NO_SERVICE, 409: 'an endpoint of this name already exists', 413: true, 415: true, 503: COORDINATION })
+  @ApiErrors({ 400: true, 404: NO_SERVICE, 409: 'an endpoint of this name already exists', 412: 'If-Match was sent, and a resource that does not exist yet has no version to match', 413: true, 415: true, 503: COORDINATION })
   create(@Param('service') service: string, @Body() body: EndpointDto, @WriteCtx() ctx: WriteContext) {
     return this.endpoints.create(service, body, ctx);
   }
@@ -45,7 +45,7 @@ export class EndpointsController {
   @Get(':name')
   @ApiOperation({ summary: 'Get an endpoint' })
   @ApiResourceResponse(200, EndpointDto, 'the endpoint, with what active health checks last concluded in status.check')
-  @ApiErrors({ 404: NO_ENDPOINT, 503: true })
+  @ApiErrors({ 400: 'the name is not valid percent-encoding, or holds a character the database cannot compare (NUL)', 404: NO_ENDPOINT, 503: true })
   get(@Param('service') service: string, @Param('name') name: string) {
     return this.endpoints.get(service, name);
   }

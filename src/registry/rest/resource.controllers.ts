@@ -36,7 +36,7 @@ function resourceController(kind: Exclude<Kind, 'Endpoint' | 'Config'>, dto: Typ
     @ApiBody({ type: dto })
     @ApiWriteHeaders({ ifMatch: false })
     @ApiResourceResponse(201, dto, `the ${kind} as stored (version 1)`)
-    @ApiErrors({ 400: true, 409: `a ${kind} of this name already exists${conflict.create ? `, or ${conflict.create}` : ''}`, 413: true, 415: true, 503: true })
+    @ApiErrors({ 400: true, 409: `a ${kind} of this name already exists${conflict.create ? `, or ${conflict.create}` : ''}`, 412: 'If-Match was sent, and a resource that does not exist yet has no version to match', 413: true, 415: true, 503: true })
     create(@Body() body: ResourceDto, @WriteCtx() ctx: WriteContext) {
       return this.registry.create(kind, body, ctx);
     }
@@ -44,7 +44,7 @@ function resourceController(kind: Exclude<Kind, 'Endpoint' | 'Config'>, dto: Typ
     @Get(':name')
     @ApiOperation({ summary: `Get a ${kind} (ETag carries its version)` })
     @ApiResourceResponse(200, dto, `the ${kind}`)
-    @ApiErrors({ 404: `no ${kind} of this name`, 503: true })
+    @ApiErrors({ 400: 'the name is not valid percent-encoding, or holds a character the database cannot compare (NUL)', 404: `no ${kind} of this name`, 503: true })
     get(@Param('name') name: string) {
       return this.registry.get({ kind, scope: '', name });
     }
