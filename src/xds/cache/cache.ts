@@ -6,6 +6,7 @@ import { groupKey, type IR, type NodeGroup, type Owner, type TranslationIssue } 
 import { edsResource, GroupMemo, type GroupResources, type NamedResource, translateGroup } from '../../translate/xds.js';
 import { encodeResource } from './envoy-protos.js';
 import { type PgvViolation, validateEncoded } from './pgv.js';
+import { RouteConfigEncoder } from './route-encoding.js';
 import { noteDerived, versionAfter, versionOf } from './versions.js';
 
 export { versionOf } from './versions.js';
@@ -106,6 +107,8 @@ export class SnapshotCache implements XdsCache {
    * the same objects is the same snapshot, with nothing to encode, hash or report.
    */
   private readonly sources = new WeakMap<TypeSnapshot, { list: NamedResource[]; keys: string[]; clean: boolean }>();
+  /** Virtual hosts' encodings, by render: a route change encodes and checks only the virtual host it changed. */
+  private readonly routes = new RouteConfigEncoder();
   /** Per group: its renders of the last build, so a change re-renders only what it touched. */
   private readonly memos = new Map<string, GroupMemo>();
 
@@ -363,8 +366,10 @@ export class SnapshotCache implements XdsCache {
     const key = known?.key ?? `${typeUrl}\u0000${JSON.stringify(r.resource)}`;
     let enc = known?.enc ?? this.encoded.get(key);
     if (!enc) {
-      const value = encodeResource(typeUrl, r.resource);
-      enc = { name: r.name, hash: sha(value), any: encodeAny(typeUrl, value), json: r.resource, owner: r.owner, needs: r.needs, violations: validateEncoded(typeUrl, value) };
+      // Route configurations from their virtual hosts' cached encodings (incremental builds only; the full build is the oracle).
+      const split = typeUrl === TYPE.route && this.options.incremental !== false ? this.routes.encode(r.resource) : undefined;
+      const value = split?.value ?? encodeResource(typeUrl, r.resource);
+      enc = { name: r.name, hash: sha(value), any: encodeAny(typeUrl, value), json: r.resource, owner: r.owner, needs: r.needs, violations: split?.violations ?? validateEncoded(typeUrl, value) };
       this.encoded.set(key, enc);
     }
     if (!known) this.byObject.set(r.resource, { key, enc });
