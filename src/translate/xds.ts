@@ -21,7 +21,10 @@ export type GroupResources = Record<TypeUrl, NamedResource[]>;
  * Policy plugins decorate clusters and routes in their order; translation itself names no policy type.
  */
 export function translateGroup(ir: IR, group: NodeGroup, plugins: readonly PolicyPlugin[], memo?: GroupMemo): { resources: GroupResources; issues: TranslationIssue[] } {
-  const r = new GroupRenderer(group, [...plugins].sort((a, b) => a.order - b.order), ir.clusters, memo?.for(group, plugins));
+  const sorted = [...plugins].sort((a, b) => a.order - b.order);
+  const fast = memo && routesChanged(ir, group, sorted, memo.for(group, plugins));
+  if (fast) return fast;
+  const r = new GroupRenderer(group, sorted, ir.clusters, memo);
   const configs = new Map<string, RenderedConfig>();
   const vhByName = new Map(ir.virtualHosts.map((v) => [v.name, v]));
   const listeners: NamedResource[] = [];
@@ -33,14 +36,7 @@ export function translateGroup(ir: IR, group: NodeGroup, plugins: readonly Polic
   if (group.kind === 'proxyless') {
     for (const vh of ir.virtualHosts) {
       usedVhosts.push(vh);
-      const out = r.memoized('proxyless', vh, () => {
-        const owner: Owner = { kind: 'Route', name: vh.name };
-        const needs = clustersOf([vh]);
-        return vh.domains.map((host) => ({
-          listener: { name: host, owner, needs: [host], resource: { name: host, api_listener: { api_listener: r.hcm(host, host, [vh], vh.policies, vh, owner) } } },
-          route: { name: host, owner, needs, resource: { name: host, virtual_hosts: [r.virtualHost({ ...vh, domains: [host] })] } },
-        }));
-      });
+      const out = r.proxyless(vh);
       for (const o of out) {
         listeners.push(o.listener);
         routes.push(o.route);
@@ -79,16 +75,105 @@ export function translateGroup(ir: IR, group: NodeGroup, plugins: readonly Polic
   for (const vh of usedVhosts) for (const rt of vh.routes) for (const d of rt.destinations) wanted.add(d.cluster);
   const clusters = ir.clusters.filter((c) => wanted.has(c.name));
   const svc = (c: IrCluster): Owner => ({ kind: 'Service', name: c.service });
-  return {
-    resources: {
-      [TYPE.cluster]: clusters.map((c) => r.memoized('cluster', c, () => ({ name: c.name, owner: svc(c), resource: r.cluster(c) }))),
-      [TYPE.endpoint]: clusters.map((c) => r.memoized('eds', c, () => r.eds(c))),
-      [TYPE.listener]: sortByName(listeners),
-      [TYPE.route]: sortByName(routes),
-    } as GroupResources,
-    issues: r.issues(),
-  };
+  const resources = {
+    [TYPE.cluster]: clusters.map((c) => r.memoized('cluster', c, () => ({ name: c.name, owner: svc(c), resource: r.cluster(c) }))),
+    [TYPE.endpoint]: clusters.map((c) => r.memoized('eds', c, () => r.eds(c))),
+    [TYPE.listener]: sortByName(listeners),
+    [TYPE.route]: sortByName(routes),
+  } as GroupResources;
+  const issues = r.issues();
+  // A copy: the caller adds its own findings to the list it gets.
+  if (memo) memo.last = { ir, resources, issues: [...issues] };
+  return { resources, issues };
 }
+
+/** Route fast path: changed virtual hosts handled with at most this many; more is a full walk (it is O(changed × listeners)). */
+const FAST_PATH_LIMIT = 32;
+
+/**
+ * The group's last output with only the changed virtual hosts rendered
+ * again, when nothing else in the IR changed (the route fast path of the IR,
+ * see patchRoutes, hands back the same clusters and listeners). Each changed
+ * virtual host must keep its name, hosts, clusters and the policy types of
+ * its routes: then clusters, endpoints and Envoy listeners are what they
+ * were, and only route configurations (and proxyless listeners) holding it
+ * change. It must also report the same issues as its last render, so that the
+ * group's issues are the last ones in the same order. Undefined when any of
+ * this does not hold: the caller walks the whole IR (which gives the same).
+ */
+function routesChanged(ir: IR, group: NodeGroup, plugins: PolicyPlugin[], memo: GroupMemo): { resources: GroupResources; issues: TranslationIssue[] } | undefined {
+  const last = memo.last;
+  if (!last || last.ir.clusters !== ir.clusters || last.ir.listeners !== ir.listeners || last.ir.virtualHosts.length !== ir.virtualHosts.length) return undefined;
+  const changed = new Map<IrVirtualHost, IrVirtualHost>();
+  for (let i = 0; i < ir.virtualHosts.length; i++) {
+    const a = last.ir.virtualHosts[i];
+    const b = ir.virtualHosts[i];
+    if (a === b) continue;
+    if (changed.size >= FAST_PATH_LIMIT || a.name !== b.name || !sameList(a.domains, b.domains) || !sameList(clustersOf([a]), clustersOf([b])) || !sameList(policyTypes(a), policyTypes(b))) return undefined;
+    changed.set(b, a);
+  }
+  const done = (resources: GroupResources) => {
+    memo.last = { ir, resources, issues: last.issues };
+    return { resources, issues: [...last.issues] };
+  };
+  if (!changed.size) return done(last.resources);
+  const r = new GroupRenderer(group, plugins, ir.clusters, memo);
+  // The same issues, in the same order, as the render it replaces.
+  const sameIssues = (slot: Slot, b: IrVirtualHost) => {
+    const before = memo.slot(slot).get(changed.get(b)!);
+    const after = memo.slot(slot).get(b);
+    return !!before && !!after && before.issues.length === after.issues.length && before.issues.every(([k], i) => k === after.issues[i][0]);
+  };
+  const resources = { ...last.resources };
+  if (group.kind === 'proxyless') {
+    const listeners = [...last.resources[TYPE.listener]];
+    const routes = [...last.resources[TYPE.route]];
+    for (const [b, a] of changed) {
+      const before = memo.slot('proxyless').get(a)?.value as ReturnType<GroupRenderer['proxyless']> | undefined;
+      const after = r.proxyless(b);
+      if (!before || before.length !== after.length || !sameIssues('proxyless', b)) return undefined;
+      for (let k = 0; k < after.length; k++) {
+        const li = listeners.indexOf(before[k].listener);
+        const ri = routes.indexOf(before[k].route);
+        if (li < 0 || ri < 0) return undefined;
+        listeners[li] = after[k].listener;
+        routes[ri] = after[k].route;
+      }
+    }
+    resources[TYPE.listener] = listeners;
+    resources[TYPE.route] = routes;
+    return done(resources);
+  }
+  const names = new Set([...changed.keys()].map((v) => v.name));
+  const vhByName = new Map(ir.virtualHosts.map((v) => [v.name, v]));
+  const routes = [...last.resources[TYPE.route]];
+  const configs = new Map(memo.configs);
+  for (const l of ir.listeners) {
+    if (l.group !== group.cluster || !l.virtualHosts.some((n) => names.has(n))) continue;
+    const lastConfig = memo.configs.get(l.name);
+    const vhs = l.virtualHosts.map((n) => vhByName.get(n)!).filter(Boolean);
+    if (!lastConfig || lastConfig.vhosts.length !== vhs.length) return undefined;
+    // Unchanged hosts keep their last render (and report nothing new); changed ones are rendered.
+    const rendered = vhs.map((vh, i) => (changed.has(vh) ? r.memoized('virtualHost', vh, () => r.virtualHost(vh)) : lastConfig.vhosts[i]));
+    if (vhs.some((vh) => changed.has(vh) && !sameIssues('virtualHost', vh))) return undefined;
+    if (rendered.every((v, i) => v === lastConfig.vhosts[i])) continue;
+    const old = lastConfig.resource;
+    // Its clusters are the same (each changed host kept its own), so its needs are too.
+    const config: RenderedConfig = { vhosts: rendered, resource: { name: l.name, owner: old.owner, needs: old.needs, resource: { name: l.name, virtual_hosts: rendered } } };
+    const at = routes.indexOf(old);
+    if (at < 0) return undefined;
+    routes[at] = config.resource;
+    configs.set(l.name, config);
+  }
+  memo.configs = configs;
+  resources[TYPE.route] = routes;
+  return done(resources);
+}
+
+/** The policy types a virtual host's routes use: what decides the HTTP filters of a listener holding it. */
+const policyTypes = (vh: IrVirtualHost) => [...new Set(vh.routes.flatMap((rt) => Object.keys(rt.policies ?? {}).filter((k) => rt.policies![k])))].sort();
+
+const sameList = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((x, i) => x === b[i]);
 
 /** One listener's route configuration as last rendered: its virtual hosts' renders and the resource built from them. */
 type RenderedConfig = { vhosts: Json[]; resource: NamedResource };
@@ -108,6 +193,8 @@ export class GroupMemo {
   private readonly slots = new Map<Slot, WeakMap<object, Rendered>>();
   /** Route configurations of Envoy listeners, by listener name. */
   configs = new Map<string, RenderedConfig>();
+  /** The last build's IR and output (its issues as returned, before the caller added any): the route fast path starts from them. */
+  last?: { ir: IR; resources: GroupResources; issues: TranslationIssue[] };
   private key?: string;
   private plugins?: readonly PolicyPlugin[];
 
@@ -117,6 +204,7 @@ export class GroupMemo {
     if (key !== this.key || plugins !== this.plugins) {
       this.slots.clear();
       this.configs = new Map();
+      this.last = undefined;
       this.key = key;
       this.plugins = plugins;
     }
@@ -257,6 +345,18 @@ class GroupRenderer {
       http_filters: [...filters, { name: 'envoy.filters.http.router', typed_config: { '@type': ROUTER_TYPE } }],
     };
     return this.decorate(out, policies, ir, 'connectionManager', owner);
+  }
+
+  /** A proxyless client's listener and route configuration for each host of `vh`, memoized by it. */
+  proxyless(vh: IrVirtualHost): { listener: NamedResource; route: NamedResource }[] {
+    return this.memoized('proxyless', vh, () => {
+      const owner: Owner = { kind: 'Route', name: vh.name };
+      const needs = clustersOf([vh]);
+      return vh.domains.map((host) => ({
+        listener: { name: host, owner, needs: [host], resource: { name: host, api_listener: { api_listener: this.hcm(host, host, [vh], vh.policies, vh, owner) } } },
+        route: { name: host, owner, needs, resource: { name: host, virtual_hosts: [this.virtualHost({ ...vh, domains: [host] })] } },
+      }));
+    });
   }
 
   virtualHost(vh: IrVirtualHost): Json {
