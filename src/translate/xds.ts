@@ -195,6 +195,8 @@ export class GroupMemo {
   configs = new Map<string, RenderedConfig>();
   /** The last build's IR and output (its issues as returned, before the caller added any): the route fast path starts from them. */
   last?: { ir: IR; resources: GroupResources; issues: TranslationIssue[] };
+  /** The last build's clusters by name. */
+  clusterIndex?: { clusters: readonly IrCluster[]; byName: Map<string, IrCluster> };
   private key?: string;
   private plugins?: readonly PolicyPlugin[];
 
@@ -232,7 +234,10 @@ class GroupRenderer {
     clusters: readonly IrCluster[] = [],
     private readonly memo?: GroupMemo,
   ) {
-    this.clusterByName = new Map(clusters.map((c) => [c.name, c]));
+    // The same clusters as the last build (a route change): the same index, not another map of all of them.
+    const known = memo?.clusterIndex;
+    this.clusterByName = known && known.clusters === clusters ? known.byName : new Map(clusters.map((c) => [c.name, c]));
+    if (memo) memo.clusterIndex = { clusters, byName: this.clusterByName };
   }
 
   /**

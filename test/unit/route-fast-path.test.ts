@@ -2,11 +2,12 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Resource, RouteSpec } from '../../src/model/resources.js';
 import { POLICY_KINDS } from '../../src/policies/index.js';
-import { TYPE } from '../../src/translate/envoy-types.js';
+import { PUSH_ORDER, TYPE } from '../../src/translate/envoy-types.js';
 import { buildIR, patchRoutes } from '../../src/translate/ir.js';
 import { IrMemo } from '../../src/translate/memo.js';
 import type { IR, NodeGroup } from '../../src/translate/types.js';
 import { GroupMemo, translateGroup } from '../../src/translate/xds.js';
+import { type GroupSnapshot, SnapshotCache } from '../../src/xds/cache/cache.js';
 import { echoEndpoint, echoRoute, echoService, edgeListener } from '../support/fixtures.js';
 
 /*
@@ -66,5 +67,44 @@ describe('translation: the route fast path of a node group', () => {
       if (attempts === 8 && v1 === 10) assert.ok(last.get(GROUPS[1])!.issues.some((i) => i.field?.startsWith('spec.rules[1].retry')), JSON.stringify(last.get(GROUPS[1])!.issues));
     }
     assert.ok(fast >= 2 * (steps.length - 2), `fast path taken ${fast} times`);
+  });
+
+  it('a route change keeps a snapshot whose route configuration points at a missing cluster unpublished, as a full rebuild does', () => {
+    const state = registry();
+    const memo = new IrMemo();
+    const incremental = new SnapshotCache(POLICY_KINDS);
+    const full = new SnapshotCache(POLICY_KINDS, { incremental: false });
+    let revision = 1;
+    const input = () => ({ revision: revision++, resources: [...state.values()] });
+    const fingerprint = (s: GroupSnapshot) => [JSON.stringify(s.issues), ...PUSH_ORDER.flatMap((t) => [s.types[t].version, ...s.types[t].list.map((r) => `${r.name} ${Buffer.from(r.any).toString('base64')}`)])];
+    let ir = buildIR(input(), POLICY_KINDS, memo);
+    for (const c of [incremental, full]) {
+      c.setIR(ir);
+      for (const g of GROUPS) c.snapshot(g);
+    }
+    const check = (what: string) => {
+      full.setIR(buildIR({ revision: ir.revision, resources: [...state.values()] }, POLICY_KINDS));
+      for (const g of GROUPS) assert.deepEqual(fingerprint(incremental.snapshot(g)!), fingerprint(full.snapshot(g)!), `${g.kind} after ${what}`);
+    };
+    // A rule whose only backend has no cluster: Envoy would reject the route configuration, so the last good one stays.
+    const ghost = (v1: number, v2: number) => {
+      const r = echoWith(state, v1, v2);
+      return { ...r, spec: { ...r.spec, rules: [...r.spec.rules, { match: { pathPrefix: '/ghost' }, backends: [{ service: 'ghost', weight: 1 }] }] } } as Resource<RouteSpec>;
+    };
+    state.set('Route/echo', ghost(90, 10) as unknown as Resource);
+    ir = buildIR(input(), POLICY_KINDS, memo);
+    incremental.setIR(ir);
+    check('a backend with no cluster');
+    for (const [v1, v2] of [[50, 50], [20, 80]]) {
+      const r = ghost(v1, v2);
+      state.set('Route/echo', r as unknown as Resource);
+      const next = input();
+      const patched = patchRoutes(ir, next.revision, [r], memo, POLICY_KINDS);
+      assert.ok(patched, 'the route fast path applies');
+      ir = patched;
+      incremental.setIR(ir);
+      check(`weights ${v1}/${v2}`);
+      assert.ok(incremental.snapshot(GROUPS[0])!.issues.some((i) => i.message.includes('points at cluster ghost')), JSON.stringify(incremental.snapshot(GROUPS[0])!.issues));
+    }
   });
 });

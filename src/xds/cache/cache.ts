@@ -287,7 +287,7 @@ export class SnapshotCache implements XdsCache {
     const types = {} as Record<TypeUrl, TypeSnapshot>;
     for (const t of PUSH_ORDER) types[t] = this.encodeType(t, resources, issues, previous?.types[t], used);
     // The same type snapshots as the previous (consistent or kept) ones: nothing to check again.
-    const broken = previous && PUSH_ORDER.every((t) => types[t] === previous.types[t]) ? [] : inconsistencies(types);
+    const broken = previous && PUSH_ORDER.every((t) => types[t] === previous.types[t]) ? [] : ((previous && this.options.incremental !== false && routeInconsistencies(previous.types, types)) || inconsistencies(types));
     if (broken.length) {
       for (const b of broken) issues.push({ ...b.owner, severity: 'error', message: `not published: ${b.message}` });
       this.invalid += broken.length;
@@ -348,6 +348,11 @@ export class SnapshotCache implements XdsCache {
     const resourcesList = [...map.values()];
     let version: string;
     if (aligned && previous && resourcesList.length === previous.list.length) {
+      // Rendered again, but every encoding is the one it had (e.g. a proxyless listener of a changed route): the same snapshot.
+      if (!added.length) {
+        this.sources.set(previous, { list, keys, clean: clean && keys.length === list.length && map.size === list.length });
+        return previous;
+      }
       const v = versionAfter(previous, removed, added);
       version = v.version;
       const snap: TypeSnapshot = { version, resources: map, list: resourcesList };
@@ -404,6 +409,29 @@ export function inconsistencies(types: Record<TypeUrl, TypeSnapshot>): { owner: 
     }
   for (const r of types[TYPE.route].list) {
     if (!usedRoutes.has(r.name)) out.push({ owner: r.owner, message: `route configuration ${r.name} is not used by any listener` });
+    for (const c of r.needs ?? []) if (!cds.has(c)) out.push({ owner: r.owner, message: `route configuration ${r.name} points at cluster ${c}, which is missing` });
+  }
+  return out;
+}
+
+/**
+ * inconsistencies(types) when `types` differs from `previous` only in the
+ * contents of some route configurations (a route change): every published
+ * snapshot is consistent, so only those configurations' clusters can be
+ * missing. Same messages, in the same order. Undefined when anything else
+ * changed (then check the whole snapshot).
+ */
+function routeInconsistencies(previous: Record<TypeUrl, TypeSnapshot>, types: Record<TypeUrl, TypeSnapshot>): { owner: Owner; message: string }[] | undefined {
+  if (types[TYPE.cluster] !== previous[TYPE.cluster] || types[TYPE.endpoint] !== previous[TYPE.endpoint] || types[TYPE.listener] !== previous[TYPE.listener]) return undefined;
+  const before = previous[TYPE.route].list;
+  const after = types[TYPE.route].list;
+  if (before.length !== after.length) return undefined;
+  const cds = types[TYPE.cluster].resources;
+  const out: { owner: Owner; message: string }[] = [];
+  for (let i = 0; i < after.length; i++) {
+    const r = after[i];
+    if (r === before[i]) continue;
+    if (r.name !== before[i].name) return undefined;
     for (const c of r.needs ?? []) if (!cds.has(c)) out.push({ owner: r.owner, message: `route configuration ${r.name} points at cluster ${c}, which is missing` });
   }
   return out;
