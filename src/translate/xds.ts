@@ -74,16 +74,15 @@ export function translateGroup(ir: IR, group: NodeGroup, plugins: readonly Polic
   const wanted = new Set(extra);
   for (const vh of usedVhosts) for (const rt of vh.routes) for (const d of rt.destinations) wanted.add(d.cluster);
   const clusters = ir.clusters.filter((c) => wanted.has(c.name));
-  const svc = (c: IrCluster): Owner => ({ kind: 'Service', name: c.service });
   const resources = {
-    [TYPE.cluster]: clusters.map((c) => r.memoized('cluster', c, () => ({ name: c.name, owner: svc(c), resource: r.cluster(c) }))),
+    [TYPE.cluster]: clusters.map((c) => r.clusterResource(c)),
     [TYPE.endpoint]: clusters.map((c) => r.memoized('eds', c, () => r.eds(c))),
     [TYPE.listener]: sortByName(listeners),
     [TYPE.route]: sortByName(routes),
   } as GroupResources;
   const issues = r.issues();
   // A copy: the caller adds its own findings to the list it gets.
-  if (memo) memo.last = { ir, resources, issues: [...issues] };
+  if (memo) memo.last = { ir, resources, issues: [...issues], looked: r.looked };
   return { resources, issues };
 }
 
@@ -93,7 +92,9 @@ const FAST_PATH_LIMIT = 32;
 /**
  * The group's last output with only the changed virtual hosts rendered
  * again, when nothing else in the IR changed (the route fast path of the IR,
- * see patchRoutes, hands back the same clusters and listeners). Each changed
+ * see patchRoutes, hands back the same clusters and listeners) apart from
+ * clusters replaced by the EDS fast path (same names, in the same places):
+ * those are rendered again too, unless some render looked one up. Each changed
  * virtual host must keep its name, hosts, clusters and the policy types of
  * its routes: then clusters, endpoints and Envoy listeners are what they
  * were, and only route configurations (and proxyless listeners) holding it
@@ -103,7 +104,17 @@ const FAST_PATH_LIMIT = 32;
  */
 function routesChanged(ir: IR, group: NodeGroup, plugins: PolicyPlugin[], memo: GroupMemo): { resources: GroupResources; issues: TranslationIssue[] } | undefined {
   const last = memo.last;
-  if (!last || last.ir.clusters !== ir.clusters || last.ir.listeners !== ir.listeners || last.ir.virtualHosts.length !== ir.virtualHosts.length) return undefined;
+  if (!last || last.ir.listeners !== ir.listeners || last.ir.virtualHosts.length !== ir.virtualHosts.length || last.ir.clusters.length !== ir.clusters.length) return undefined;
+  const clusters: [IrCluster, IrCluster][] = [];
+  if (last.ir.clusters !== ir.clusters)
+    for (let i = 0; i < ir.clusters.length; i++) {
+      const a = last.ir.clusters[i];
+      const b = ir.clusters[i];
+      if (a === b) continue;
+      // A render that looked the cluster up may differ now: only the full walk checks each render's lookups.
+      if (clusters.length >= FAST_PATH_LIMIT || a.name !== b.name || last.looked.has(a.name)) return undefined;
+      clusters.push([a, b]);
+    }
   const changed = new Map<IrVirtualHost, IrVirtualHost>();
   for (let i = 0; i < ir.virtualHosts.length; i++) {
     const a = last.ir.virtualHosts[i];
@@ -112,19 +123,34 @@ function routesChanged(ir: IR, group: NodeGroup, plugins: PolicyPlugin[], memo: 
     if (changed.size >= FAST_PATH_LIMIT || a.name !== b.name || !sameList(a.domains, b.domains) || !sameList(clustersOf([a]), clustersOf([b])) || !sameList(policyTypes(a), policyTypes(b))) return undefined;
     changed.set(b, a);
   }
+  const r = new GroupRenderer(group, plugins, ir.clusters, memo);
   const done = (resources: GroupResources) => {
-    memo.last = { ir, resources, issues: last.issues };
+    for (const n of r.looked) last.looked.add(n);
+    memo.last = { ir, resources, issues: last.issues, looked: last.looked };
     return { resources, issues: [...last.issues] };
   };
-  if (!changed.size) return done(last.resources);
-  const r = new GroupRenderer(group, plugins, ir.clusters, memo);
+  if (!changed.size && !clusters.length) return done(last.resources);
   // The same issues, in the same order, as the render it replaces.
-  const sameIssues = (slot: Slot, b: IrVirtualHost) => {
-    const before = memo.slot(slot).get(changed.get(b)!);
-    const after = memo.slot(slot).get(b);
-    return !!before && !!after && before.issues.length === after.issues.length && before.issues.every(([k], i) => k === after.issues[i][0]);
-  };
+  const same = (before: Rendered | undefined, after: Rendered | undefined) =>
+    !!before && !!after && before.issues.length === after.issues.length && before.issues.every(([k], i) => k === after.issues[i][0]);
+  const sameIssues = (slot: Slot, b: IrVirtualHost) => same(memo.slot(slot).get(changed.get(b)!), memo.slot(slot).get(b));
   const resources = { ...last.resources };
+  if (clusters.length) {
+    const cds = [...last.resources[TYPE.cluster]];
+    const eds = [...last.resources[TYPE.endpoint]];
+    for (const [a, b] of clusters) {
+      const at = cds.findIndex((x) => x.name === a.name);
+      if (at < 0) continue; // not a cluster of this group
+      const before = [memo.slot('cluster').get(a), memo.slot('eds').get(a)];
+      if (before[0]?.value !== cds[at] || before[1]?.value !== eds[at]) return undefined;
+      cds[at] = r.clusterResource(b);
+      eds[at] = r.memoized('eds', b, () => r.eds(b));
+      if (!same(before[0], memo.slot('cluster').get(b)) || !same(before[1], memo.slot('eds').get(b))) return undefined;
+    }
+    resources[TYPE.cluster] = cds;
+    resources[TYPE.endpoint] = eds;
+  }
+  if (!changed.size) return done(resources);
   if (group.kind === 'proxyless') {
     const listeners = [...last.resources[TYPE.listener]];
     const routes = [...last.resources[TYPE.route]];
@@ -194,7 +220,7 @@ export class GroupMemo {
   /** Route configurations of Envoy listeners, by listener name. */
   configs = new Map<string, RenderedConfig>();
   /** The last build's IR and output (its issues as returned, before the caller added any): the route fast path starts from them. */
-  last?: { ir: IR; resources: GroupResources; issues: TranslationIssue[] };
+  last?: { ir: IR; resources: GroupResources; issues: TranslationIssue[]; looked: Set<string> };
   /** The last build's clusters by name. */
   clusterIndex?: { clusters: readonly IrCluster[]; byName: Map<string, IrCluster> };
   private key?: string;
@@ -223,6 +249,8 @@ export class GroupMemo {
 /** Renders IR objects for one group, running the plugins and collecting what they report. */
 class GroupRenderer {
   private readonly reported = new Map<string, TranslationIssue>();
+  /** Names of the clusters some render of this build looked up (memo hits included): the route fast path keeps away from them. */
+  readonly looked = new Set<string>();
 
   private readonly clusterByName: Map<string, IrCluster>;
   /** What the render in progress reports and looks up, to keep with it. */
@@ -250,6 +278,7 @@ class GroupRenderer {
     const m = this.memo.slot(slot);
     const hit = m.get(ir);
     if (hit && this.stillValid(hit)) {
+      for (const [n] of hit.lookups) this.looked.add(n);
       if (hit.issues.length) for (const [k, i] of hit.issues) this.reported.set(k, i);
       if (this.capture) {
         this.capture.issues.push(...hit.issues);
@@ -279,6 +308,7 @@ class GroupRenderer {
 
   private lookup(name: string): IrCluster | undefined {
     const c = this.clusterByName.get(name);
+    this.looked.add(name);
     this.capture?.lookups.push([name, c]);
     return c;
   }
@@ -350,6 +380,11 @@ class GroupRenderer {
       http_filters: [...filters, { name: 'envoy.filters.http.router', typed_config: { '@type': ROUTER_TYPE } }],
     };
     return this.decorate(out, policies, ir, 'connectionManager', owner);
+  }
+
+  /** One cluster's CDS resource, memoized by it. */
+  clusterResource(c: IrCluster): NamedResource {
+    return this.memoized('cluster', c, () => ({ name: c.name, owner: { kind: 'Service', name: c.service }, resource: this.cluster(c) }));
   }
 
   /** A proxyless client's listener and route configuration for each host of `vh`, memoized by it. */

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { Resource, RouteSpec } from '../../src/model/resources.js';
+import type { EndpointSpec, Resource, RouteSpec, ServiceSpec } from '../../src/model/resources.js';
 import { POLICY_KINDS } from '../../src/policies/index.js';
 import { PUSH_ORDER, TYPE } from '../../src/translate/envoy-types.js';
-import { buildIR, patchRoutes } from '../../src/translate/ir.js';
+import { buildIR, patchEndpoints, patchRoutes } from '../../src/translate/ir.js';
 import { IrMemo } from '../../src/translate/memo.js';
 import type { IR, NodeGroup } from '../../src/translate/types.js';
 import { GroupMemo, translateGroup } from '../../src/translate/xds.js';
@@ -27,7 +27,7 @@ const GROUPS: NodeGroup[] = [
 /** Two routes on two listeners (one holds both), as the mirror keeps them. */
 function registry(): Map<string, Resource> {
   const api = { ...echoRoute(), name: 'api', spec: { ...echoRoute().spec, hosts: ['api', 'api.example'] } };
-  const rs = [echoService(), echoEndpoint('echo-1', 'v1'), echoEndpoint('echo-2', 'v2', 50062), echoRoute(), api, edgeListener(['echo', 'api']), { ...edgeListener(['api']), name: 'inner' }];
+  const rs = [echoService(), echoEndpoint('echo-1', 'v1'), echoEndpoint('echo-2', 'v2', 50062), echoEndpoint('echo-3', 'v1', 50063), echoRoute(), api, edgeListener(['echo', 'api']), { ...edgeListener(['api']), name: 'inner' }];
   return new Map(rs.map((r) => [`${r.kind}/${r.name}`, stored(r)]));
 }
 
@@ -106,5 +106,44 @@ describe('translation: the route fast path of a node group', () => {
       check(`weights ${v1}/${v2}`);
       assert.ok(incremental.snapshot(GROUPS[0])!.issues.some((i) => i.message.includes('points at cluster ghost')), JSON.stringify(incremental.snapshot(GROUPS[0])!.issues));
     }
+  });
+
+  it('a route change after health flips (the EDS fast path) gives what a full rebuild gives', () => {
+    const state = registry();
+    const memo = new IrMemo();
+    const incremental = new SnapshotCache(POLICY_KINDS);
+    const full = new SnapshotCache(POLICY_KINDS, { incremental: false });
+    let revision = 1;
+    const input = () => ({ revision: revision++, resources: [...state.values()] });
+    const fingerprint = (s: GroupSnapshot) => [JSON.stringify(s.issues), ...PUSH_ORDER.flatMap((t) => [s.types[t].version, ...s.types[t].list.map((r) => `${r.name} ${Buffer.from(r.any).toString('base64')}`)])];
+    let ir = buildIR(input(), POLICY_KINDS, memo);
+    for (const c of [incremental, full]) {
+      c.setIR(ir);
+      for (const g of GROUPS) c.snapshot(g);
+    }
+    const check = (what: string) => {
+      full.setIR(buildIR({ revision: ir.revision, resources: [...state.values()] }, POLICY_KINDS));
+      for (const g of GROUPS) assert.deepEqual(fingerprint(incremental.snapshot(g)!), fingerprint(full.snapshot(g)!), `${g.kind} after ${what}`);
+    };
+    let routed = 0;
+    for (let k = 0; k < 4; k++) {
+      const e = state.get('Endpoint/echo-1') as unknown as Resource<EndpointSpec>;
+      state.set('Endpoint/echo-1', { ...e, version: e.version + 1, spec: { ...e.spec, health: k % 2 ? 'healthy' : 'unhealthy' } } as unknown as Resource);
+      const durable = [...state.values()].filter((r) => r.kind === 'Endpoint') as unknown as Resource<EndpointSpec>[];
+      const patched = patchEndpoints(ir, revision++, [{ service: state.get('Service/echo') as unknown as Resource<ServiceSpec>, durable }], 0.5);
+      assert.ok(patched, 'the EDS fast path applies');
+      ir = patched.ir;
+      incremental.setIR(ir, patched.clusters);
+      check(`health flip ${k}`);
+      const r = echoWith(state, 80 - k, 20 + k);
+      state.set('Route/echo', r as unknown as Resource);
+      const next = input();
+      const p = patchRoutes(ir, next.revision, [r], memo, POLICY_KINDS);
+      if (p) routed++;
+      ir = p ?? buildIR(next, POLICY_KINDS, memo);
+      incremental.setIR(ir);
+      check(`weights after health flip ${k}`);
+    }
+    assert.equal(routed, 4, 'the route fast path applies');
   });
 });
