@@ -314,7 +314,8 @@ export class SnapshotCache implements XdsCache {
       if (used) for (let i = 0; i < before.keys.length; i++) used.set(before.keys[i], previous!.list[i]);
       return previous!;
     }
-    const map = new Map<string, EncodedResource>();
+    // Name and encoding in order; made a map only for a new snapshot (a type rendered again into the same encodings keeps its own).
+    const entries: [string, EncodedResource][] = [];
     const keys: string[] = [];
     let clean = true;
     // While every name is where it was, the version is updated from the replaced resources alone.
@@ -328,7 +329,7 @@ export class SnapshotCache implements XdsCache {
       // Unchanged since the previous snapshot (the same object at the same place): its encoding, found without serializing the resource.
       if (aligned && p!.resource === r.resource) {
         const enc = previous!.list[i];
-        map.set(r.name, enc);
+        entries.push([r.name, enc]);
         keys.push(before!.keys[i]);
         continue;
       }
@@ -337,7 +338,7 @@ export class SnapshotCache implements XdsCache {
       const enc = this.encodeOne(typeUrl, r, issues, last, used);
       if (issues.length !== n || !enc) clean = false;
       if (enc) {
-        map.set(r.name, enc);
+        entries.push([r.name, enc]);
         keys.push(this.byObject.get(r.resource)?.key ?? '');
         if (aligned && enc !== previous!.list[i]) {
           removed.push(previous!.list[i]);
@@ -345,14 +346,15 @@ export class SnapshotCache implements XdsCache {
         }
       }
     }
+    // Aligned names come from a clean snapshot, which had no duplicate: the entries are the map.
+    if (aligned && previous && !added.length && entries.length === previous.list.length) {
+      this.sources.set(previous, { list, keys, clean: clean && keys.length === list.length && entries.length === list.length });
+      return previous;
+    }
+    const map = new Map(entries);
     const resourcesList = [...map.values()];
     let version: string;
     if (aligned && previous && resourcesList.length === previous.list.length) {
-      // Rendered again, but every encoding is the one it had (e.g. a proxyless listener of a changed route): the same snapshot.
-      if (!added.length) {
-        this.sources.set(previous, { list, keys, clean: clean && keys.length === list.length && map.size === list.length });
-        return previous;
-      }
       const v = versionAfter(previous, removed, added);
       version = v.version;
       const snap: TypeSnapshot = { version, resources: map, list: resourcesList };
