@@ -21,7 +21,10 @@ export type GroupResources = Record<TypeUrl, NamedResource[]>;
  * Policy plugins decorate clusters and routes in their order; translation itself names no policy type.
  */
 export function translateGroup(ir: IR, group: NodeGroup, plugins: readonly PolicyPlugin[], memo?: GroupMemo): { resources: GroupResources; issues: TranslationIssue[] } {
-  const r = new GroupRenderer(group, [...plugins].sort((a, b) => a.order - b.order), ir.clusters, memo?.for(group, plugins));
+  const sorted = [...plugins].sort((a, b) => a.order - b.order);
+  const fast = memo && routesChanged(ir, group, sorted, memo.for(group, plugins));
+  if (fast) return fast;
+  const r = new GroupRenderer(group, sorted, ir.clusters, memo);
   const configs = new Map<string, RenderedConfig>();
   const vhByName = new Map(ir.virtualHosts.map((v) => [v.name, v]));
   const listeners: NamedResource[] = [];
@@ -33,14 +36,7 @@ export function translateGroup(ir: IR, group: NodeGroup, plugins: readonly Polic
   if (group.kind === 'proxyless') {
     for (const vh of ir.virtualHosts) {
       usedVhosts.push(vh);
-      const out = r.memoized('proxyless', vh, () => {
-        const owner: Owner = { kind: 'Route', name: vh.name };
-        const needs = clustersOf([vh]);
-        return vh.domains.map((host) => ({
-          listener: { name: host, owner, needs: [host], resource: { name: host, api_listener: { api_listener: r.hcm(host, host, [vh], vh.policies, vh, owner) } } },
-          route: { name: host, owner, needs, resource: { name: host, virtual_hosts: [r.virtualHost({ ...vh, domains: [host] })] } },
-        }));
-      });
+      const out = r.proxyless(vh);
       for (const o of out) {
         listeners.push(o.listener);
         routes.push(o.route);
@@ -78,17 +74,132 @@ export function translateGroup(ir: IR, group: NodeGroup, plugins: readonly Polic
   const wanted = new Set(extra);
   for (const vh of usedVhosts) for (const rt of vh.routes) for (const d of rt.destinations) wanted.add(d.cluster);
   const clusters = ir.clusters.filter((c) => wanted.has(c.name));
-  const svc = (c: IrCluster): Owner => ({ kind: 'Service', name: c.service });
-  return {
-    resources: {
-      [TYPE.cluster]: clusters.map((c) => r.memoized('cluster', c, () => ({ name: c.name, owner: svc(c), resource: r.cluster(c) }))),
-      [TYPE.endpoint]: clusters.map((c) => r.memoized('eds', c, () => r.eds(c))),
-      [TYPE.listener]: sortByName(listeners),
-      [TYPE.route]: sortByName(routes),
-    } as GroupResources,
-    issues: r.issues(),
-  };
+  const resources = {
+    [TYPE.cluster]: clusters.map((c) => r.clusterResource(c)),
+    [TYPE.endpoint]: clusters.map((c) => r.memoized('eds', c, () => r.eds(c))),
+    [TYPE.listener]: sortByName(listeners),
+    [TYPE.route]: sortByName(routes),
+  } as GroupResources;
+  const issues = r.issues();
+  // A copy: the caller adds its own findings to the list it gets.
+  if (memo) memo.last = { ir, resources, issues: [...issues], looked: r.looked };
+  return { resources, issues };
 }
+
+/** Route fast path: changed virtual hosts handled with at most this many; more is a full walk (it is O(changed × listeners)). */
+const FAST_PATH_LIMIT = 32;
+
+/**
+ * The group's last output with only the changed virtual hosts rendered
+ * again, when nothing else in the IR changed (the route fast path of the IR,
+ * see patchRoutes, hands back the same clusters and listeners) apart from
+ * clusters replaced by the EDS fast path (same names, in the same places):
+ * those are rendered again too, unless some render looked one up. Each changed
+ * virtual host must keep its name, hosts, clusters and the policy types of
+ * its routes: then clusters, endpoints and Envoy listeners are what they
+ * were, and only route configurations (and proxyless listeners) holding it
+ * change. It must also report the same issues as its last render, so that the
+ * group's issues are the last ones in the same order. Undefined when any of
+ * this does not hold: the caller walks the whole IR (which gives the same).
+ */
+function routesChanged(ir: IR, group: NodeGroup, plugins: PolicyPlugin[], memo: GroupMemo): { resources: GroupResources; issues: TranslationIssue[] } | undefined {
+  const last = memo.last;
+  if (!last || last.ir.listeners !== ir.listeners || last.ir.virtualHosts.length !== ir.virtualHosts.length || last.ir.clusters.length !== ir.clusters.length) return undefined;
+  const clusters: [IrCluster, IrCluster][] = [];
+  if (last.ir.clusters !== ir.clusters)
+    for (let i = 0; i < ir.clusters.length; i++) {
+      const a = last.ir.clusters[i];
+      const b = ir.clusters[i];
+      if (a === b) continue;
+      // A render that looked the cluster up may differ now: only the full walk checks each render's lookups.
+      if (clusters.length >= FAST_PATH_LIMIT || a.name !== b.name || last.looked.has(a.name)) return undefined;
+      clusters.push([a, b]);
+    }
+  const changed = new Map<IrVirtualHost, IrVirtualHost>();
+  for (let i = 0; i < ir.virtualHosts.length; i++) {
+    const a = last.ir.virtualHosts[i];
+    const b = ir.virtualHosts[i];
+    if (a === b) continue;
+    if (changed.size >= FAST_PATH_LIMIT || a.name !== b.name || !sameList(a.domains, b.domains) || !sameList(clustersOf([a]), clustersOf([b])) || !sameList(policyTypes(a), policyTypes(b))) return undefined;
+    changed.set(b, a);
+  }
+  const r = new GroupRenderer(group, plugins, ir.clusters, memo);
+  const done = (resources: GroupResources) => {
+    for (const n of r.looked) last.looked.add(n);
+    memo.last = { ir, resources, issues: last.issues, looked: last.looked };
+    return { resources, issues: [...last.issues] };
+  };
+  if (!changed.size && !clusters.length) return done(last.resources);
+  // The same issues, in the same order, as the render it replaces.
+  const same = (before: Rendered | undefined, after: Rendered | undefined) =>
+    !!before && !!after && before.issues.length === after.issues.length && before.issues.every(([k], i) => k === after.issues[i][0]);
+  const sameIssues = (slot: Slot, b: IrVirtualHost) => same(memo.slot(slot).get(changed.get(b)!), memo.slot(slot).get(b));
+  const resources = { ...last.resources };
+  if (clusters.length) {
+    const cds = [...last.resources[TYPE.cluster]];
+    const eds = [...last.resources[TYPE.endpoint]];
+    for (const [a, b] of clusters) {
+      const at = cds.findIndex((x) => x.name === a.name);
+      if (at < 0) continue; // not a cluster of this group
+      const before = [memo.slot('cluster').get(a), memo.slot('eds').get(a)];
+      if (before[0]?.value !== cds[at] || before[1]?.value !== eds[at]) return undefined;
+      cds[at] = r.clusterResource(b);
+      eds[at] = r.memoized('eds', b, () => r.eds(b));
+      if (!same(before[0], memo.slot('cluster').get(b)) || !same(before[1], memo.slot('eds').get(b))) return undefined;
+    }
+    resources[TYPE.cluster] = cds;
+    resources[TYPE.endpoint] = eds;
+  }
+  if (!changed.size) return done(resources);
+  if (group.kind === 'proxyless') {
+    const listeners = [...last.resources[TYPE.listener]];
+    const routes = [...last.resources[TYPE.route]];
+    for (const [b, a] of changed) {
+      const before = memo.slot('proxyless').get(a)?.value as ReturnType<GroupRenderer['proxyless']> | undefined;
+      const after = r.proxyless(b);
+      if (!before || before.length !== after.length || !sameIssues('proxyless', b)) return undefined;
+      for (let k = 0; k < after.length; k++) {
+        const li = listeners.indexOf(before[k].listener);
+        const ri = routes.indexOf(before[k].route);
+        if (li < 0 || ri < 0) return undefined;
+        listeners[li] = after[k].listener;
+        routes[ri] = after[k].route;
+      }
+    }
+    resources[TYPE.listener] = listeners;
+    resources[TYPE.route] = routes;
+    return done(resources);
+  }
+  const names = new Set([...changed.keys()].map((v) => v.name));
+  const vhByName = new Map(ir.virtualHosts.map((v) => [v.name, v]));
+  const routes = [...last.resources[TYPE.route]];
+  const configs = new Map(memo.configs);
+  for (const l of ir.listeners) {
+    if (l.group !== group.cluster || !l.virtualHosts.some((n) => names.has(n))) continue;
+    const lastConfig = memo.configs.get(l.name);
+    const vhs = l.virtualHosts.map((n) => vhByName.get(n)!).filter(Boolean);
+    if (!lastConfig || lastConfig.vhosts.length !== vhs.length) return undefined;
+    // Unchanged hosts keep their last render (and report nothing new); changed ones are rendered.
+    const rendered = vhs.map((vh, i) => (changed.has(vh) ? r.memoized('virtualHost', vh, () => r.virtualHost(vh)) : lastConfig.vhosts[i]));
+    if (vhs.some((vh) => changed.has(vh) && !sameIssues('virtualHost', vh))) return undefined;
+    if (rendered.every((v, i) => v === lastConfig.vhosts[i])) continue;
+    const old = lastConfig.resource;
+    // Its clusters are the same (each changed host kept its own), so its needs are too.
+    const config: RenderedConfig = { vhosts: rendered, resource: { name: l.name, owner: old.owner, needs: old.needs, resource: { name: l.name, virtual_hosts: rendered } } };
+    const at = routes.indexOf(old);
+    if (at < 0) return undefined;
+    routes[at] = config.resource;
+    configs.set(l.name, config);
+  }
+  memo.configs = configs;
+  resources[TYPE.route] = routes;
+  return done(resources);
+}
+
+/** The policy types a virtual host's routes use: what decides the HTTP filters of a listener holding it. */
+const policyTypes = (vh: IrVirtualHost) => [...new Set(vh.routes.flatMap((rt) => Object.keys(rt.policies ?? {}).filter((k) => rt.policies![k])))].sort();
+
+const sameList = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((x, i) => x === b[i]);
 
 /** One listener's route configuration as last rendered: its virtual hosts' renders and the resource built from them. */
 type RenderedConfig = { vhosts: Json[]; resource: NamedResource };
@@ -108,6 +219,10 @@ export class GroupMemo {
   private readonly slots = new Map<Slot, WeakMap<object, Rendered>>();
   /** Route configurations of Envoy listeners, by listener name. */
   configs = new Map<string, RenderedConfig>();
+  /** The last build's IR and output (its issues as returned, before the caller added any): the route fast path starts from them. */
+  last?: { ir: IR; resources: GroupResources; issues: TranslationIssue[]; looked: Set<string> };
+  /** The last build's clusters by name. */
+  clusterIndex?: { clusters: readonly IrCluster[]; byName: Map<string, IrCluster> };
   private key?: string;
   private plugins?: readonly PolicyPlugin[];
 
@@ -117,6 +232,7 @@ export class GroupMemo {
     if (key !== this.key || plugins !== this.plugins) {
       this.slots.clear();
       this.configs = new Map();
+      this.last = undefined;
       this.key = key;
       this.plugins = plugins;
     }
@@ -133,6 +249,8 @@ export class GroupMemo {
 /** Renders IR objects for one group, running the plugins and collecting what they report. */
 class GroupRenderer {
   private readonly reported = new Map<string, TranslationIssue>();
+  /** Names of the clusters some render of this build looked up (memo hits included): the route fast path keeps away from them. */
+  readonly looked = new Set<string>();
 
   private readonly clusterByName: Map<string, IrCluster>;
   /** What the render in progress reports and looks up, to keep with it. */
@@ -144,7 +262,10 @@ class GroupRenderer {
     clusters: readonly IrCluster[] = [],
     private readonly memo?: GroupMemo,
   ) {
-    this.clusterByName = new Map(clusters.map((c) => [c.name, c]));
+    // The same clusters as the last build (a route change): the same index, not another map of all of them.
+    const known = memo?.clusterIndex;
+    this.clusterByName = known && known.clusters === clusters ? known.byName : new Map(clusters.map((c) => [c.name, c]));
+    if (memo) memo.clusterIndex = { clusters, byName: this.clusterByName };
   }
 
   /**
@@ -157,6 +278,7 @@ class GroupRenderer {
     const m = this.memo.slot(slot);
     const hit = m.get(ir);
     if (hit && this.stillValid(hit)) {
+      for (const [n] of hit.lookups) this.looked.add(n);
       if (hit.issues.length) for (const [k, i] of hit.issues) this.reported.set(k, i);
       if (this.capture) {
         this.capture.issues.push(...hit.issues);
@@ -186,6 +308,7 @@ class GroupRenderer {
 
   private lookup(name: string): IrCluster | undefined {
     const c = this.clusterByName.get(name);
+    this.looked.add(name);
     this.capture?.lookups.push([name, c]);
     return c;
   }
@@ -257,6 +380,23 @@ class GroupRenderer {
       http_filters: [...filters, { name: 'envoy.filters.http.router', typed_config: { '@type': ROUTER_TYPE } }],
     };
     return this.decorate(out, policies, ir, 'connectionManager', owner);
+  }
+
+  /** One cluster's CDS resource, memoized by it. */
+  clusterResource(c: IrCluster): NamedResource {
+    return this.memoized('cluster', c, () => ({ name: c.name, owner: { kind: 'Service', name: c.service }, resource: this.cluster(c) }));
+  }
+
+  /** A proxyless client's listener and route configuration for each host of `vh`, memoized by it. */
+  proxyless(vh: IrVirtualHost): { listener: NamedResource; route: NamedResource }[] {
+    return this.memoized('proxyless', vh, () => {
+      const owner: Owner = { kind: 'Route', name: vh.name };
+      const needs = clustersOf([vh]);
+      return vh.domains.map((host) => ({
+        listener: { name: host, owner, needs: [host], resource: { name: host, api_listener: { api_listener: this.hcm(host, host, [vh], vh.policies, vh, owner) } } },
+        route: { name: host, owner, needs, resource: { name: host, virtual_hosts: [this.virtualHost({ ...vh, domains: [host] })] } },
+      }));
+    });
   }
 
   virtualHost(vh: IrVirtualHost): Json {

@@ -6,6 +6,7 @@ import { groupKey, type IR, type NodeGroup, type Owner, type TranslationIssue } 
 import { edsResource, GroupMemo, type GroupResources, type NamedResource, translateGroup } from '../../translate/xds.js';
 import { encodeResource } from './envoy-protos.js';
 import { type PgvViolation, validateEncoded } from './pgv.js';
+import { RouteConfigEncoder } from './route-encoding.js';
 import { noteDerived, versionAfter, versionOf } from './versions.js';
 
 export { versionOf } from './versions.js';
@@ -106,6 +107,8 @@ export class SnapshotCache implements XdsCache {
    * the same objects is the same snapshot, with nothing to encode, hash or report.
    */
   private readonly sources = new WeakMap<TypeSnapshot, { list: NamedResource[]; keys: string[]; clean: boolean }>();
+  /** Virtual hosts' encodings, by render: a route change encodes and checks only the virtual host it changed. */
+  private readonly routes = new RouteConfigEncoder();
   /** Per group: its renders of the last build, so a change re-renders only what it touched. */
   private readonly memos = new Map<string, GroupMemo>();
 
@@ -289,7 +292,7 @@ export class SnapshotCache implements XdsCache {
     const types = {} as Record<TypeUrl, TypeSnapshot>;
     for (const t of PUSH_ORDER) types[t] = this.encodeType(t, resources, issues, previous?.types[t], used);
     // The same type snapshots as the previous (consistent or kept) ones: nothing to check again.
-    const broken = previous && PUSH_ORDER.every((t) => types[t] === previous.types[t]) ? [] : inconsistencies(types);
+    const broken = previous && PUSH_ORDER.every((t) => types[t] === previous.types[t]) ? [] : ((previous && this.options.incremental !== false && routeInconsistencies(previous.types, types)) || inconsistencies(types));
     if (broken.length) {
       for (const b of broken) issues.push({ ...b.owner, severity: 'error', message: `not published: ${b.message}` });
       this.invalid += broken.length;
@@ -316,7 +319,8 @@ export class SnapshotCache implements XdsCache {
       if (used) for (let i = 0; i < before.keys.length; i++) used.set(before.keys[i], previous!.list[i]);
       return previous!;
     }
-    const map = new Map<string, EncodedResource>();
+    // Name and encoding in order; made a map only for a new snapshot (a type rendered again into the same encodings keeps its own).
+    const entries: [string, EncodedResource][] = [];
     const keys: string[] = [];
     let clean = true;
     // While every name is where it was, the version is updated from the replaced resources alone.
@@ -330,7 +334,7 @@ export class SnapshotCache implements XdsCache {
       // Unchanged since the previous snapshot (the same object at the same place): its encoding, found without serializing the resource.
       if (aligned && p!.resource === r.resource) {
         const enc = previous!.list[i];
-        map.set(r.name, enc);
+        entries.push([r.name, enc]);
         keys.push(before!.keys[i]);
         continue;
       }
@@ -339,7 +343,7 @@ export class SnapshotCache implements XdsCache {
       const enc = this.encodeOne(typeUrl, r, issues, last, used);
       if (issues.length !== n || !enc) clean = false;
       if (enc) {
-        map.set(r.name, enc);
+        entries.push([r.name, enc]);
         keys.push(this.byObject.get(r.resource)?.key ?? '');
         if (aligned && enc !== previous!.list[i]) {
           removed.push(previous!.list[i]);
@@ -347,6 +351,12 @@ export class SnapshotCache implements XdsCache {
         }
       }
     }
+    // Aligned names come from a clean snapshot, which had no duplicate: the entries are the map.
+    if (aligned && previous && !added.length && entries.length === previous.list.length) {
+      this.sources.set(previous, { list, keys, clean: clean && keys.length === list.length && entries.length === list.length });
+      return previous;
+    }
+    const map = new Map(entries);
     const resourcesList = [...map.values()];
     let version: string;
     if (aligned && previous && resourcesList.length === previous.list.length) {
@@ -368,8 +378,10 @@ export class SnapshotCache implements XdsCache {
     const key = known?.key ?? `${typeUrl}\u0000${JSON.stringify(r.resource)}`;
     let enc = known?.enc ?? this.encoded.get(key);
     if (!enc) {
-      const value = encodeResource(typeUrl, r.resource);
-      enc = { name: r.name, hash: sha(value), any: encodeAny(typeUrl, value), json: r.resource, owner: r.owner, needs: r.needs, violations: validateEncoded(typeUrl, value) };
+      // Route configurations from their virtual hosts' cached encodings (incremental builds only; the full build is the oracle).
+      const split = typeUrl === TYPE.route && this.options.incremental !== false ? this.routes.encode(r.resource) : undefined;
+      const value = split?.value ?? encodeResource(typeUrl, r.resource);
+      enc = { name: r.name, hash: sha(value), any: encodeAny(typeUrl, value), json: r.resource, owner: r.owner, needs: r.needs, violations: split?.violations ?? validateEncoded(typeUrl, value) };
       this.encoded.set(key, enc);
     }
     if (!known) this.byObject.set(r.resource, { key, enc });
@@ -404,6 +416,29 @@ export function inconsistencies(types: Record<TypeUrl, TypeSnapshot>): { owner: 
     }
   for (const r of types[TYPE.route].list) {
     if (!usedRoutes.has(r.name)) out.push({ owner: r.owner, message: `route configuration ${r.name} is not used by any listener` });
+    for (const c of r.needs ?? []) if (!cds.has(c)) out.push({ owner: r.owner, message: `route configuration ${r.name} points at cluster ${c}, which is missing` });
+  }
+  return out;
+}
+
+/**
+ * inconsistencies(types) when `types` differs from `previous` only in the
+ * contents of some route configurations (a route change): every published
+ * snapshot is consistent, so only those configurations' clusters can be
+ * missing. Same messages, in the same order. Undefined when anything else
+ * changed (then check the whole snapshot).
+ */
+function routeInconsistencies(previous: Record<TypeUrl, TypeSnapshot>, types: Record<TypeUrl, TypeSnapshot>): { owner: Owner; message: string }[] | undefined {
+  if (types[TYPE.cluster] !== previous[TYPE.cluster] || types[TYPE.endpoint] !== previous[TYPE.endpoint] || types[TYPE.listener] !== previous[TYPE.listener]) return undefined;
+  const before = previous[TYPE.route].list;
+  const after = types[TYPE.route].list;
+  if (before.length !== after.length) return undefined;
+  const cds = types[TYPE.cluster].resources;
+  const out: { owner: Owner; message: string }[] = [];
+  for (let i = 0; i < after.length; i++) {
+    const r = after[i];
+    if (r === before[i]) continue;
+    if (r.name !== before[i].name) return undefined;
     for (const c of r.needs ?? []) if (!cds.has(c)) out.push({ owner: r.owner, message: `route configuration ${r.name} points at cluster ${c}, which is missing` });
   }
   return out;

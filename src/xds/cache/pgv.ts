@@ -48,8 +48,50 @@ export function validateEncoded(typeUrl: string, bytes: Uint8Array): PgvViolatio
   return out;
 }
 
-function validateMessage(type: protobuf.Type, msg: any, path: string, out: PgvViolation[]): void {
-  if (rulesOf(type, '(validate.disabled)') === true || rulesOf(type, '(validate.ignored)') === true) return;
+/** The items of one repeated message field, checked apart from the message that holds them (see validateEncodedSplit). */
+interface Split {
+  field: string;
+  count: number;
+  /** The violations of item `i`, with paths relative to the item. */
+  item: (i: number) => PgvViolation[];
+}
+
+/** Thrown when a split field carries a rule that needs the items themselves. */
+const CANNOT_SPLIT = Symbol('cannot split');
+
+/**
+ * The same violations, in the same order, as validateEncoded of the whole
+ * message, for a message whose repeated message field `split.field` is left
+ * out of `bytes` and whose items are checked one by one by `split.item` (a
+ * caller can then keep each item's violations by item). Undefined when that
+ * field has a rule needing the items' contents (unique items), or is not a
+ * plain repeated message field.
+ */
+export function validateEncodedSplit(typeUrl: string, bytes: Uint8Array, split: Split): PgvViolation[] | undefined {
+  const type = envoyRoot().lookupType(typeUrl.slice(typeUrl.lastIndexOf('/') + 1));
+  const out: PgvViolation[] = [];
+  try {
+    validateMessage(type, type.decode(bytes), '', out, split);
+  } catch (e) {
+    if (e === CANNOT_SPLIT) return undefined;
+    throw e;
+  }
+  return out;
+}
+
+/** Checks one message alone (paths relative to it): what validateEncodedSplit's `item` returns for an item of `typeName`. */
+export function validateItem(typeName: string, bytes: Uint8Array): PgvViolation[] {
+  const type = envoyRoot().lookupType(typeName);
+  const out: PgvViolation[] = [];
+  validateMessage(type, type.decode(bytes), '', out);
+  return out;
+}
+
+function validateMessage(type: protobuf.Type, msg: any, path: string, out: PgvViolation[], split?: Split): void {
+  if (rulesOf(type, '(validate.disabled)') === true || rulesOf(type, '(validate.ignored)') === true) {
+    if (split) throw CANNOT_SPLIT;
+    return;
+  }
   for (const oneof of type.oneofsArray) {
     if (rulesOf(oneof, '(validate.required)') === true && !oneof.oneof.some((f) => Object.prototype.hasOwnProperty.call(msg, f)))
       out.push({ path: join(path, oneof.name), message: `one of ${oneof.oneof.join(', ')} is required` });
@@ -61,6 +103,10 @@ function validateMessage(type: protobuf.Type, msg: any, path: string, out: PgvVi
     const rules: Rules = rulesOf(field, '(validate.rules)') ?? {};
     const value = msg[field.name];
     const p = join(path, field.name);
+    if (split?.field === field.name) {
+      validateSplit(field, split, rules, p, out);
+      continue;
+    }
     if (field.map) validateMap(field as unknown as protobuf.MapField, value ?? {}, rules, p, out);
     else if (field.repeated) validateRepeated(field, value ?? [], rules, p, out);
     else validateValue(field, value, isSet(field, value) || !(field.resolvedType instanceof protobuf.Type), rules, p, out);
@@ -83,6 +129,18 @@ function validateRepeated(field: protobuf.Field, items: unknown[], rules: Rules,
   }
   if (r.ignore_empty && items.length === 0) return;
   items.forEach((item, i) => validateValue(field, item, true, r.items ?? {}, `${path}[${i}]`, out));
+}
+
+/** validateRepeated for items checked apart: the same checks, in the same order, with each item's violations under its index. */
+function validateSplit(field: protobuf.Field, split: Split, rules: Rules, path: string, out: PgvViolation[]): void {
+  const r = rules.repeated ?? {};
+  const items: Rules = r.items ?? {};
+  const rt = field.resolvedType;
+  // Only what validateValue does for a present message item: no unique check, no well-known type, no skip.
+  if (!field.repeated || field.map || !(rt instanceof protobuf.Type) || r.unique || rt.parent?.name === 'protobuf' || items.message?.skip || Object.keys(items).some((k) => k !== 'message')) throw CANNOT_SPLIT;
+  if (r.min_items !== undefined && split.count < Number(r.min_items)) out.push({ path, message: `must have at least ${r.min_items} item(s)` });
+  if (r.max_items !== undefined && split.count > Number(r.max_items)) out.push({ path, message: `must have at most ${r.max_items} item(s)` });
+  for (let i = 0; i < split.count; i++) for (const v of split.item(i)) out.push({ path: `${path}[${i}].${v.path}`, message: v.message });
 }
 
 function validateMap(field: protobuf.MapField, map: Record<string, unknown>, rules: Rules, path: string, out: PgvViolation[]): void {
