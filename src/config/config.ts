@@ -130,6 +130,14 @@ export class AppConfig {
   @Transform(toInt) @IsInt() @Min(1) @Max(1000000)
   XDS_NEW_STREAM_BURST = 1000;
 
+  /**
+   * A node group (an Envoy node.cluster and locality, or proxyless) with no
+   * stream left is dropped after this long: its snapshot is freed and rebuilds
+   * stop translating it. A client that comes back gets the same versions.
+   */
+  @Transform(toInt) @IsInt() @Min(0) @Max(86_400_000)
+  XDS_IDLE_GROUP_TTL_MS = 60_000;
+
   /** How often the leader's rollout controller looks at every rollout. */
   @Transform(toInt) @IsInt() @Min(50) @Max(60000)
   ROLLOUT_TICK_MS = 500;

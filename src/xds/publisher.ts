@@ -37,6 +37,8 @@ export class XdsPublisher {
     feed.subscribe((e) => this.onEvent(e));
     // A new node group can have issues of its own (settings its clients cannot honour): write them.
     cache.onNewGroup(() => void this.writeStatus().catch(() => undefined));
+    // A forgotten group's issues no longer apply to any client.
+    cache.onForgetGroup(() => void this.writeStatus().catch(() => undefined));
   }
 
   /** Store revision of the IR being served (-1 before the first build). */

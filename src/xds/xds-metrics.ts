@@ -89,7 +89,15 @@ export class XdsMetrics {
   }
 
   /** Exposes connected streams as a gauge computed at scrape time. */
-  watchProxies(proxies: ProxyRegistry, registry: MetricsService): void {
+  watchProxies(proxies: ProxyRegistry, registry: MetricsService, groups: () => number): void {
+    new Gauge({
+      name: 'switchyard_xds_node_groups',
+      help: 'node groups the cache builds on every change (idle ones are dropped after XDS_IDLE_GROUP_TTL_MS)',
+      registers: [registry.registry],
+      collect() {
+        this.set(groups());
+      },
+    });
     new Gauge({
       name: 'switchyard_xds_connected_proxies',
       help: 'connected xDS streams by node group and client kind',

@@ -69,6 +69,10 @@ export interface XdsCache {
   snapshot(group: NodeGroup): GroupSnapshot | undefined;
   /** Called with every group snapshot whose content changed. */
   onUpdate(fn: (snap: GroupSnapshot) => void): () => void;
+  /** Drops a group no client uses any more; asked for again, it is rebuilt with the same versions for the same content. */
+  forget(group: NodeGroup): void;
+  /** The groups built (some client asked for each). */
+  knownGroups(): NodeGroup[];
 }
 
 export const sha = (s: string | Uint8Array) => createHash('sha256').update(s).digest('base64url').slice(0, 22);
@@ -98,6 +102,7 @@ export class SnapshotCache implements XdsCache {
   ) {}
   private readonly listeners = new Set<(snap: GroupSnapshot) => void>();
   private readonly newGroupListeners = new Set<(snap: GroupSnapshot) => void>();
+  private readonly forgetListeners = new Set<(group: NodeGroup) => void>();
   private encoded = new Map<string, EncodedResource>();
   /** Encodings by resource object: a render reused from a group's memo is not serialized again to find its encoding. */
   private readonly byObject = new WeakMap<object, { key: string; enc: EncodedResource }>();
@@ -150,6 +155,27 @@ export class SnapshotCache implements XdsCache {
   onNewGroup(fn: (snap: GroupSnapshot) => void): () => void {
     this.newGroupListeners.add(fn);
     return () => this.newGroupListeners.delete(fn);
+  }
+
+  /**
+   * Drops a group's snapshot and memo. Without this every node.cluster or
+   * locality a client ever sent stays built forever, and every rebuild
+   * translates it again: memory and CPU a client could grow at will.
+   */
+  forget(group: NodeGroup): void {
+    const key = groupKey(group);
+    this.waiting.delete(key);
+    this.memos.delete(key);
+    if (!this.groups.delete(key)) return;
+    queueMicrotask(() => {
+      for (const fn of this.forgetListeners) fn(group);
+    });
+  }
+
+  /** Called when a group was forgotten (its issues no longer apply to anyone). */
+  onForgetGroup(fn: (group: NodeGroup) => void): () => void {
+    this.forgetListeners.add(fn);
+    return () => this.forgetListeners.delete(fn);
   }
 
   /** Known groups (those some client asked for). */

@@ -2,7 +2,7 @@ import { type BeforeApplicationShutdown, Inject, Injectable, Logger, type OnAppl
 import * as grpc from '@grpc/grpc-js';
 import { AppConfig } from '../../config/config.js';
 import { MetricsService } from '../../observability/metrics.service.js';
-import { groupKey } from '../../translate/types.js';
+import { groupKey, type NodeGroup } from '../../translate/types.js';
 import { XDS_CACHE, type XdsCache } from '../cache/cache.js';
 import { TYPE, type TypeUrl } from '../../translate/envoy-types.js';
 import { LoadReports, LRS_SERVICE, serveLoadStats } from './lrs.js';
@@ -62,6 +62,8 @@ const SERVICES: { service: string; sotw: string; delta: string; type?: TypeUrl }
 @Injectable()
 export class XdsServer implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly log = new Logger('XdsServer');
+  /** Groups whose last stream ended, with the timer that forgets them. */
+  private readonly idleGroups = new Map<string, NodeJS.Timeout>();
   private server?: grpc.Server;
   private readonly byGroup = new Map<string, Set<SotwStream | DeltaStream>>();
   private readonly shared: StreamShared;
@@ -80,7 +82,7 @@ export class XdsServer implements OnApplicationBootstrap, BeforeApplicationShutd
     @Optional() @Inject(TLS_MATERIAL) private readonly tls?: TlsMaterial | null,
     @Optional() @Inject(XDS_IDENTITY_RESOLVER) resolver?: XdsIdentityResolver | null,
   ) {
-    metrics.watchProxies(proxies, registry);
+    metrics.watchProxies(proxies, registry, () => cache.knownGroups().length);
     this.gate = new XdsGate(config.XDS_AUTH, resolver ?? undefined, (r) => {
       metrics.authRefusals.inc({ reason: r.reason });
       this.log.warn(`xDS stream refused (${r.reason}): ${r.details}`);
@@ -167,7 +169,11 @@ export class XdsServer implements OnApplicationBootstrap, BeforeApplicationShutd
     });
     const done = () => {
       stream.close();
-      if (stream.group) this.byGroup.get(groupKey(stream.group))?.delete(stream);
+      if (!stream.group) return;
+      const key = groupKey(stream.group);
+      const streams = this.byGroup.get(key);
+      streams?.delete(stream);
+      if (streams && !streams.size) this.forgetLater(key, stream.group);
     };
     call.on('end', () => {
       done();
@@ -202,7 +208,22 @@ export class XdsServer implements OnApplicationBootstrap, BeforeApplicationShutd
     });
   }
 
+  /** Drops a group from the cache once it has had no stream for XDS_IDLE_GROUP_TTL_MS (a reconnect in between keeps it). */
+  private forgetLater(key: string, group: NodeGroup): void {
+    if (this.idleGroups.has(key)) return;
+    const timer = setTimeout(() => {
+      this.idleGroups.delete(key);
+      if (this.byGroup.get(key)?.size) return;
+      this.byGroup.delete(key);
+      this.cache.forget(group);
+    }, this.config.XDS_IDLE_GROUP_TTL_MS);
+    timer.unref();
+    this.idleGroups.set(key, timer);
+  }
+
   async beforeApplicationShutdown(): Promise<void> {
+    for (const t of this.idleGroups.values()) clearTimeout(t);
+    this.idleGroups.clear();
     const server = this.server;
     this.server = undefined;
     // Streams never end by themselves: close them rather than wait.
