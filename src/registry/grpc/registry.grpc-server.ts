@@ -14,6 +14,7 @@ import { grpcServerCredentials, TLS_MATERIAL, type TlsMaterial } from '../../sec
 import { type Kind, KINDS, type Resource, type ResourceKey } from '../../model/resources.js';
 import { RolloutActions } from '../rollout-actions.js';
 import { RegistryService, type ResourceRef } from '../registry.service.js';
+import { guardDecoding } from './decode-guard.js';
 import { GrpcServices } from './grpc-services.js';
 import { jsonToStruct, type PbStruct, structToJson } from './struct.js';
 
@@ -110,10 +111,15 @@ export class RegistryGrpcServer implements OnApplicationBootstrap, BeforeApplica
     const server = new grpc.Server({ 'grpc.max_receive_message_length': this.config.BODY_LIMIT_BYTES });
     // Server reflection: grpcurl and other tools work without the proto files.
     new ReflectionService(Object.assign({}, definition, ...this.extra.all().map((s) => s.definition))).addToServer(server);
-    for (const s of this.extra.all()) server.addService(s.service, s.implementation);
+    // Every service: a request that does not decode is INVALID_ARGUMENT, not grpc-js's INTERNAL.
+    const add = (service: grpc.ServiceDefinition, implementation: grpc.UntypedServiceImplementation) => {
+      const g = guardDecoding(service, implementation);
+      server.addService(g.service, g.implementation);
+    };
+    for (const s of this.extra.all()) add(s.service, s.implementation);
     const r = this.registry;
     const who = (c: Caller) => ({ actor: c.actor, comment: c.comment });
-    server.addService(pkg.switchyard.v1.Registry.service, {
+    add(pkg.switchyard.v1.Registry.service, {
       Get: this.unary('Get', async (req: any) => toPb(await r.get(keyFrom(req.key)))),
       List: this.unary('List', async (req: any) => {
         const kind = kindOf(req.kind, 'kind');
