@@ -7,8 +7,9 @@ import * as grpc from '@grpc/grpc-js';
 import fc from 'fast-check';
 import { PACKAGE_ROOT } from '../../src/common/paths.js';
 import { startTestApp, type TestApp } from '../support/app.js';
+import { fuzzCaseArbitrary } from '../support/fuzz-registry.js';
 import { registryClient } from '../support/grpc.js';
-import { caseArbitrary, type GrpcCase, loadApiRoot, methodsOf, type RpcMethod } from '../support/grpc-fuzz.js';
+import { caseArbitrary, type GrpcCase, loadApiRoot, methodsOf, type RpcMethod, toStruct } from '../support/grpc-fuzz.js';
 import { answerProblem, rawClient, roundTrip, sendCase, writtenBy } from '../support/grpc-fuzz-check.js';
 import { bringUp, takeDown } from '../support/postgres.js';
 import { prng } from '../support/prng.js';
@@ -54,15 +55,21 @@ interface Stats {
   requests: number;
   byCode: Record<string, number>;
   byMethod: Record<string, number>;
+  /** method → status → count. */
+  byMethodCode: Record<string, Record<string, number>>;
   byShape: Record<string, number>;
+  /** A few refusals of plausible requests per rpc (the report shows why the generator's valid end misses). */
+  refusals: Record<string, string[]>;
   roundTrips: number;
+  /** Outcomes of the state seeding (Apply of a consistent registry, configs over REST). */
+  seeded: Record<string, number>;
   roundTripSkips: Record<string, number>;
   streamMessages: number;
   maxMs: number;
   failures: { case: string; problem: string; request: GrpcCase }[];
 }
 
-const newStats = (): Stats => ({ requests: 0, byCode: {}, byMethod: {}, byShape: {}, roundTrips: 0, roundTripSkips: {}, streamMessages: 0, maxMs: 0, failures: [] });
+const newStats = (): Stats => ({ requests: 0, byCode: {}, byMethod: {}, byMethodCode: {}, byShape: {}, refusals: {}, roundTrips: 0, seeded: {}, roundTripSkips: {}, streamMessages: 0, maxMs: 0, failures: [] });
 const bump = (o: Record<string, number>, k: string, n = 1) => (o[k] = (o[k] ?? 0) + n);
 
 describe('gRPC management API fuzzing', () => {
@@ -93,12 +100,32 @@ describe('gRPC management API fuzzing', () => {
   const call = (method: string, req: unknown) =>
     new Promise<{ err?: grpc.ServiceError; res?: any }>((resolve) => client[method](req, new grpc.Metadata(), { deadline: Date.now() + 20_000 }, (err: grpc.ServiceError | null, res: unknown) => resolve(err ? { err } : { res })));
 
+  /**
+   * Puts a registry the API accepts (fuzz-registry's, references made to
+   * hold) in place with one Apply, and a few configs over REST (gRPC cannot
+   * write them): generated reads, updates, deletes and references then hit
+   * something. Done again now and then, as generated deletes wear it down.
+   */
+  async function seedState(stats: Stats, seed: number): Promise<void> {
+    const reg = fc.sample(fuzzCaseArbitrary(), { seed, numRuns: 1 })[0];
+    const resources = reg.resources.map((r) => ({ kind: r.kind, name: r.name, service: r.service ?? '', labels: r.labels ?? {}, spec: toStruct(r.spec) }));
+    const applied = await call('Apply', { resources });
+    stats.requests++;
+    bump(stats.seeded, applied.err ? `Apply ${grpc.status[applied.err.code]}` : 'Apply OK');
+    for (const [namespace, group, name] of [['default', 'DEFAULT_GROUP', 'app.yaml'], ['prod', 'g', 'a'], ['default', 'g', 'echo']]) {
+      const r = await app.http('PUT', `/api/v1/configs/${namespace}/${group}/${name}`, { namespace, group, name, spec: { format: 'text', content: `seed ${seed}` } });
+      stats.requests++;
+      bump(stats.seeded, `PUT config ${r.status}`);
+    }
+  }
+
   /** Runs `runs` generated cases; `dbDown` allows UNAVAILABLE and skips the round trip. */
   async function fuzz(stats: Stats, seed: number, runs: number, dbDown: boolean): Promise<void> {
     const arbs = new Map(methods.map((m) => [m.id, caseArbitrary(m)]));
     const rand = prng(seed);
     let order: RpcMethod[] = [];
     for (let i = 0; i < runs; i++) {
+      if (!dbDown && i % 200 === 0) await seedState(stats, caseSeed(seed, -1 - i));
       if (!order.length) order = [...methods].sort(() => rand() - 0.5);
       const m = order.pop()!;
       const c = fc.sample(arbs.get(m.id)!, { seed: caseSeed(seed, i), numRuns: 1 })[0];
@@ -110,8 +137,10 @@ describe('gRPC management API fuzzing', () => {
       bump(stats.byMethod, m.id);
       bump(stats.byShape, c.shape.replace(/ \d+ deep/, ' deep'));
       bump(stats.byCode, grpc.status[a.code]);
+      bump((stats.byMethodCode[m.id] ??= {}), grpc.status[a.code]);
       stats.streamMessages += m.serverStream ? a.messages : 0;
       stats.maxMs = Math.max(stats.maxMs, a.ms);
+      if (c.shape === 'plausible' && a.code !== grpc.status.OK && (stats.refusals[m.id] ??= []).length < 8) stats.refusals[m.id].push(`${grpc.status[a.code]} ${a.details.slice(0, 200)}`);
       const problem = answerProblem(a, m, c, dbDown);
       if (problem) stats.failures.push({ case: at, problem, request: c });
       if (dbDown) continue;
@@ -126,9 +155,9 @@ describe('gRPC management API fuzzing', () => {
   }
 
   function report(name: string, stats: Stats, ms: number): void {
-    const summary = { phase: name, seed: SEED, requests: stats.requests, ms: Math.round(ms), maxAnswerMs: Math.round(stats.maxMs), byCode: stats.byCode, roundTrips: stats.roundTrips, roundTripSkips: stats.roundTripSkips, streamMessages: stats.streamMessages, failures: stats.failures.length, methods: Object.keys(stats.byMethod).length };
+    const summary = { phase: name, seed: SEED, requests: stats.requests, ms: Math.round(ms), maxAnswerMs: Math.round(stats.maxMs), byCode: stats.byCode, roundTrips: stats.roundTrips, roundTripSkips: stats.roundTripSkips, seeded: stats.seeded, streamMessages: stats.streamMessages, failures: stats.failures.length, methods: Object.keys(stats.byMethod).length };
     console.log(`grpc-fuzz ${JSON.stringify(summary)}`);
-    if (process.env.FUZZ_REPORT) writeFileSync(`${process.env.FUZZ_REPORT}.${name}.json`, JSON.stringify({ ...summary, byMethod: stats.byMethod, byShape: stats.byShape, failures: stats.failures.slice(0, 200).map((f) => ({ ...f, request: { ...f.request, bytes: f.request.bytes.slice(0, 4000) } })) }, null, 1));
+    if (process.env.FUZZ_REPORT) writeFileSync(`${process.env.FUZZ_REPORT}.${name}.json`, JSON.stringify({ ...summary, byMethod: stats.byMethod, byMethodCode: stats.byMethodCode, byShape: stats.byShape, refusals: stats.refusals, failures: stats.failures.slice(0, 200).map((f) => ({ ...f, request: { ...f.request, bytes: f.request.bytes.slice(0, 4000) } })) }, null, 1));
     if (stats.failures.length) {
       const file = join(mkdtempSync(join(tmpdir(), 'grpc-fuzz-')), `${name}.json`);
       writeFileSync(file, JSON.stringify(stats.failures.slice(0, 500), null, 1));

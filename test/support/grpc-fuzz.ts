@@ -4,7 +4,7 @@ import protobuf from 'protobufjs';
 import { PROTO_DIR } from '../../src/common/paths.js';
 import { KINDS, ROLLOUT_ACTIONS } from '../../src/model/resources.js';
 import { hostileValue, NAMES } from './api-fuzz.js';
-import { resourceArbitraries } from './fuzz-registry.js';
+import { fuzzCaseArbitrary, resourceArbitraries } from './fuzz-registry.js';
 
 /*
  * Random gRPC requests for fuzzing the management API (issue 16), derived
@@ -90,29 +90,29 @@ const fullName = (t: protobuf.Type) => t.fullName.replace(/^\./, '');
 function plausibleString(field: string): fc.Arbitrary<string> {
   switch (field) {
     case 'kind':
-      return fc.oneof({ arbitrary: fc.constantFrom(...KINDS), weight: 8 }, { arbitrary: fc.constantFrom('service', 'Gadget', ''), weight: 1 });
+      return fc.constantFrom(...KINDS.filter((k) => k !== 'Config'));
     case 'kinds':
-      return fc.constantFrom(...KINDS, 'Gadget');
+      return fc.constantFrom(...KINDS);
     case 'name':
-      return fc.constantFrom(...NAMES, 'echo', 'api', 'e1', 'canary', 'ro', 'web', 'app.yaml', 'a', '');
+      return fc.constantFrom(...NAMES, 'echo', 'api', 'e1', 'canary', 'ro', 'web', 'app.yaml', 'a');
     case 'names':
       return fc.constantFrom('echo', 'api', 'echo/e1', 'default/g/app.yaml', 'web', 'p1');
     case 'service':
-      return fc.constantFrom('echo', 'api', 'otel', '', 'ghost');
+      return fc.constantFrom('echo', 'api', 'otel');
     case 'namespace':
-      return fc.constantFrom('default', 'prod', '');
+      return fc.constantFrom('default', 'prod');
     case 'group':
-      return fc.constantFrom('DEFAULT_GROUP', 'g', '');
+      return fc.constantFrom('DEFAULT_GROUP', 'g');
     case 'action':
-      return fc.constantFrom(...ROLLOUT_ACTIONS, 'teleport', '');
+      return fc.constantFrom(...ROLLOUT_ACTIONS);
     case 'labelSelector':
-      return fc.constantFrom('', 'version=v1', 'version=v2,tier!=db', 'env in (a,b)', '!canary', 'a=b=c', 'in (');
+      return fc.constantFrom('', 'version=v1', 'version=v2,tier!=db', 'env in (a,b)', '!canary');
     case 'pageToken':
-      return fc.constantFrom('', 'MQ', 'eyJrIjoiYSJ9', 'not-a-token', '%%%');
+      return fc.constantFrom('', '', 'MQ', 'eyJrIjoiYSJ9');
     case 'instanceId':
-      return fc.constantFrom('i-1', 'i-2', 'node-1', '');
+      return fc.constantFrom('i-1', 'i-2', 'node-1');
     case 'error':
-      return fc.constantFrom('', 'parse error', 'x'.repeat(300));
+      return fc.constantFrom('', 'parse error');
     default:
       return fc.constantFrom('v1', 'v2', 'canary', 'a', '');
   }
@@ -120,6 +120,7 @@ function plausibleString(field: string): fc.Arbitrary<string> {
 
 /** Strings no field expects: control characters, lone surrogates, bidi overrides, past every length limit. */
 const hostileString: fc.Arbitrary<string> = fc.oneof(
+  { arbitrary: fc.constantFrom('', 'Gadget', 'service', 'ghost', 'teleport', 'a=b=c', 'in (', 'not-a-token', '%%%', 'x'.repeat(300)), weight: 2 },
   { arbitrary: fc.constantFrom('\u0000', 'a\u0000b', '\uD800', '\uDFFF', 'a\uD83D', '😀', '\u202Eevil', 'e\u0301', '\uFEFF', '\r\n', '../..', '__proto__', 'constructor', '*', ' ', "'; DROP TABLE resources; --", '9007199254740993', 'NaN', '-0'), weight: 4 },
   { arbitrary: fc.string({ unit: 'binary', maxLength: 40 }), weight: 3 },
   { arbitrary: fc.constantFrom(129, 257, 1025, 70_000, 600_000).chain((n) => fc.constantFrom('x', 'é', '\u0000', '😀').map((c) => c.repeat(Math.ceil(n / c.length)))), weight: 1 },
@@ -182,8 +183,8 @@ function unraw(v: unknown): unknown {
     const m = /^\u0001raw:(.*)\u0001$/.exec(v);
     if (!m) return v;
     const n = /^nest:(\d+):([ao])$/.exec(m[1]);
-    // Deep nesting in object form only to a depth the encoder's recursion takes; deeper comes as bytes (deepStructCase).
-    if (n) return nested(Math.min(Number(n[1]), 200), n[2] as 'a' | 'o');
+    // Deep nesting in object form only to 40 (two messages a level; protobufjs refuses past 100 messages deep); deeper comes as bytes (deepStructCase).
+    if (n) return nested(Math.min(Number(n[1]), 40), n[2] as 'a' | 'o');
     return Number(m[1]);
   }
   if (Array.isArray(v)) return v.map(unraw);
@@ -227,11 +228,15 @@ function structArb(hostile: boolean, specOf?: fc.Arbitrary<Record<string, unknow
 /** Is the message shaped like a resource (a `kind` string and a Struct `spec`)? Then it is filled from the resource generators. */
 const isResourceShaped = (t: protobuf.Type) => t.fields.kind?.type === 'string' && t.fields.spec?.resolvedType instanceof protobuf.Type && fullName(t.fields.spec.resolvedType) === STRUCT;
 
+/** Resources the API accepts, one at a time: picked from fuzz-registry's registries (cross-field rules kept, references resolving within the pools). */
+const acceptedResource: fc.Arbitrary<Record<string, unknown>> = fc.tuple(fuzzCaseArbitrary(), fc.nat()).map(([c, i]) => c.resources[i % c.resources.length] as unknown as Record<string, unknown>);
+
 /** A resource body from the REST fuzzer's generators, in the message's plain form (`service` and `labels` where it has them). */
 function resourceMessage(t: protobuf.Type, hostile: boolean): fc.Arbitrary<Record<string, unknown>> {
   const kinds = Object.keys(resourceArbitraries);
-  return fc.constantFrom(...kinds).chain((kind) =>
-    fc.tuple(resourceArbitraries[kind], hostile ? structArb(true, resourceArbitraries[kind].map((r) => r.spec as Record<string, unknown>)) : fc.constant(undefined), fc.option(fc.constantFrom(0, 1, 2), { nil: undefined })).map(([r, hostileSpec, version]) => {
+  const body = fc.oneof({ arbitrary: acceptedResource, weight: 3 }, { arbitrary: fc.constantFrom(...kinds).chain((kind) => resourceArbitraries[kind]), weight: 1 });
+  return body.chain((b) =>
+    fc.tuple(fc.constant(b), hostile ? structArb(true, fc.constant(b.spec as Record<string, unknown>)) : fc.constant(undefined), fc.option(fc.constantFrom(0, 1, 2), { nil: undefined })).map(([r, hostileSpec, version]) => {
       const m: Record<string, unknown> = { kind: r.kind, name: r.name, spec: hostileSpec ?? toStruct(r.spec as Record<string, unknown>) };
       if (t.fields.service && r.service) m.service = r.service;
       if (t.fields.labels && r.labels) m.labels = r.labels;
@@ -272,7 +277,8 @@ function genericMessage(type: protobuf.Type, hostile: boolean, depth: number): f
         : fc.array(one, { maxLength: 3 });
     } else model[f.name] = one;
   }
-  return fc.record(model, { requiredKeys: [] }).map((o) => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)));
+  // Plausible: every field set (a missing field is a default the server may refuse); hostile: any of them.
+  return fc.record(model, hostile ? { requiredKeys: [] } : undefined).map((o) => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)));
 }
 
 // ---- bytes -------------------------------------------------------------
