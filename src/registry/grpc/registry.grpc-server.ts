@@ -82,7 +82,15 @@ function toPb(r: Resource) {
 }
 
 const refToPb = (r: ResourceRef) => ({ kind: r.kind, name: r.name, service: r.service ?? '', version: r.version ?? 0 });
-const ifMatch = (v: number) => (v ? `"${v}"` : undefined);
+/**
+ * expected_version as the If-Match the service takes; 0 is no precondition.
+ * Checked here, so a negative or unsafe value is refused naming the gRPC
+ * field (the If-Match parser would name the HTTP header).
+ */
+function ifMatch(v: number, field = 'expectedVersion'): string | undefined {
+  if (!Number.isSafeInteger(v) || v < 0) throw new ValidationFailed([{ field, message: 'must be a version (an integer >= 0, 0 for none)' }]);
+  return v ? `"${v}"` : undefined;
+}
 
 /**
  * The management API over gRPC (proto/switchyard/v1/registry.proto), served
