@@ -282,8 +282,10 @@ function genericMessage(type: protobuf.Type, hostile: boolean, depth: number): f
       const many = hostile ? fc.constantFrom(0, 3, 1000, 20_000) : fc.constant(3);
       model[f.name] = many.chain((n) => (n > 3 ? fc.constant(Object.fromEntries(Array.from({ length: n }, (_, i) => [`k${i}`, f.type === 'string' ? 'v' : 1]))) : fc.dictionary(keys.map(String), one, { maxKeys: 3 })));
     } else if (f.repeated) {
+      // Huge repeated fields of plausible items: of hostile ones (a 1 MB string) 20,000 copies would be gigabytes.
+      const plain = sub instanceof protobuf.Type ? (depth > 4 ? fc.constant({}) : messageArb(sub, false, depth + 1)) : sub instanceof protobuf.Enum ? one : scalar(f.type, f.name, false);
       model[f.name] = hostile
-        ? fc.oneof({ arbitrary: fc.array(one, { maxLength: 3 }), weight: 6 }, { arbitrary: fc.tuple(one, fc.constantFrom(...(sub instanceof protobuf.Type ? [200, 2000] : [1000, 20_000]))).map(([x, n]) => Array.from({ length: n }, () => x)), weight: 1 })
+        ? fc.oneof({ arbitrary: fc.array(one, { maxLength: 3 }), weight: 6 }, { arbitrary: fc.tuple(plain, fc.constantFrom(...(sub instanceof protobuf.Type ? [200, 2000] : [1000, 20_000]))).map(([x, n]) => Array.from({ length: n }, () => x)), weight: 1 })
         : fc.array(one, { maxLength: 3 });
     } else model[f.name] = one;
   }
