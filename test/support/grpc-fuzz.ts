@@ -435,12 +435,13 @@ export function decodes(m: RpcMethod, bytes: Uint8Array): boolean {
   }
 }
 
-/** Encodes a plain message; false when protobufjs refuses it (a hostile value it cannot write). */
+/** Encodes a plain message (protobufjs fromObject converts the int64 strings and the Struct values). */
 function encode(type: protobuf.Type, plain: Record<string, unknown>): Uint8Array {
   return type.encode(type.fromObject(plain)).finish();
 }
 
-const actorArb = fc.option(fc.constantFrom('fuzzer', 'ci', '', ' ', 'é'.normalize('NFD').replace(/[^\x20-\x7e]/g, '?'), 'x'.repeat(900)), { nil: undefined, freq: 3 });
+/** x-switchyard-actor values (metadata must be printable ASCII for grpc-js to send it). */
+const actorArb = fc.option(fc.constantFrom('fuzzer', 'ci', '', ' ', 'e?', 'x'.repeat(900)), { nil: undefined, freq: 3 });
 
 /**
  * Cases for one rpc: plausible requests (2 in 6), hostile ones (2 in 6),
