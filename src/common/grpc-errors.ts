@@ -32,22 +32,38 @@ function types() {
   return rpcTypes;
 }
 
+/**
+ * Longest status message and violation text sent, in characters. They travel
+ * in trailers (grpc-message percent-encoded, details base64), and an error
+ * quoting a client's 1 MB name made trailers of megabytes: the client's
+ * HTTP/2 session stalled on them, and every call on the connection with it.
+ */
+const MAX_TEXT = 1024;
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+/**
+ * Well-formed too: grpc-js writes the message with encodeURI, which throws on
+ * a lone surrogate (a pair cut by the slice) outside any handler, and the
+ * call is never answered.
+ */
+const cap = (s: string) => (s.length > MAX_TEXT ? `${s.slice(0, MAX_TEXT)}… (${s.length - MAX_TEXT} more characters)` : s).replace(LONE_SURROGATE, '\uFFFD');
+
 /** Domain error → gRPC error; validation failures carry google.rpc.BadRequest details. */
 export function toGrpcError(err: unknown): Partial<ServiceError> {
   if (!(err instanceof DomainError)) return { code: Status.INTERNAL, details: 'internal error' };
   const code = CODE[err.code];
   const metadata = new Metadata();
+  const message = cap(err.message);
   if (err instanceof ValidationFailed) {
     const t = types();
     const badRequest = t.BadRequest.encode(
-      t.BadRequest.create({ fieldViolations: err.violations.map((v) => ({ field: v.field, description: v.message })) }),
+      t.BadRequest.create({ fieldViolations: err.violations.map((v) => ({ field: cap(v.field), description: cap(v.message) })) }),
     ).finish();
     const st = t.Status.encode(
-      t.Status.create({ code, message: err.message, details: [{ type_url: BAD_REQUEST_URL, typeUrl: BAD_REQUEST_URL, value: badRequest }] }),
+      t.Status.create({ code, message, details: [{ type_url: BAD_REQUEST_URL, typeUrl: BAD_REQUEST_URL, value: badRequest }] }),
     ).finish();
     metadata.set('grpc-status-details-bin', Buffer.from(st));
   }
-  return { code, details: err.message, metadata };
+  return { code, details: message, metadata };
 }
 
 /** Decodes google.rpc.BadRequest field violations from a gRPC error (used by clients and tests). */

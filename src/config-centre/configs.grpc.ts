@@ -105,7 +105,9 @@ export class ConfigsGrpc implements OnModuleInit {
     try {
       req = checkWatch({ namespace: r.namespace, group: r.group, names: r.names, instanceId: r.instanceId, labels: r.labels, known: r.knownRevisions }, 'grpc');
     } catch (e) {
-      call.emit('error', toGrpcError(e));
+      // checkWatch names the HTTP parameter (known); over gRPC the field is known_revisions.
+      const named = e instanceof ValidationFailed ? new ValidationFailed(e.violations.map((v) => ({ ...v, field: v.field.replace(/^known\b/, 'knownRevisions') }))) : e;
+      call.emit('error', toGrpcError(named));
       return;
     }
     const out = new LatestFirst(

@@ -14,6 +14,7 @@ import { grpcServerCredentials, TLS_MATERIAL, type TlsMaterial } from '../../sec
 import { type Kind, KINDS, type Resource, type ResourceKey } from '../../model/resources.js';
 import { RolloutActions } from '../rollout-actions.js';
 import { RegistryService, type ResourceRef } from '../registry.service.js';
+import { guardDecoding } from './decode-guard.js';
 import { GrpcServices } from './grpc-services.js';
 import { jsonToStruct, type PbStruct, structToJson } from './struct.js';
 
@@ -81,7 +82,15 @@ function toPb(r: Resource) {
 }
 
 const refToPb = (r: ResourceRef) => ({ kind: r.kind, name: r.name, service: r.service ?? '', version: r.version ?? 0 });
-const ifMatch = (v: number) => (v ? `"${v}"` : undefined);
+/**
+ * expected_version as the If-Match the service takes; 0 is no precondition.
+ * Checked here, so a negative or unsafe value is refused naming the gRPC
+ * field (the If-Match parser would name the HTTP header).
+ */
+function ifMatch(v: number, field = 'expectedVersion'): string | undefined {
+  if (!Number.isSafeInteger(v) || v < 0) throw new ValidationFailed([{ field, message: 'must be a version (an integer >= 0, 0 for none)' }]);
+  return v ? `"${v}"` : undefined;
+}
 
 /**
  * The management API over gRPC (proto/switchyard/v1/registry.proto), served
@@ -110,10 +119,15 @@ export class RegistryGrpcServer implements OnApplicationBootstrap, BeforeApplica
     const server = new grpc.Server({ 'grpc.max_receive_message_length': this.config.BODY_LIMIT_BYTES });
     // Server reflection: grpcurl and other tools work without the proto files.
     new ReflectionService(Object.assign({}, definition, ...this.extra.all().map((s) => s.definition))).addToServer(server);
-    for (const s of this.extra.all()) server.addService(s.service, s.implementation);
+    // Every service: a request that does not decode is INVALID_ARGUMENT, not grpc-js's INTERNAL.
+    const add = (service: grpc.ServiceDefinition, implementation: grpc.UntypedServiceImplementation) => {
+      const g = guardDecoding(service, implementation);
+      server.addService(g.service, g.implementation);
+    };
+    for (const s of this.extra.all()) add(s.service, s.implementation);
     const r = this.registry;
     const who = (c: Caller) => ({ actor: c.actor, comment: c.comment });
-    server.addService(pkg.switchyard.v1.Registry.service, {
+    add(pkg.switchyard.v1.Registry.service, {
       Get: this.unary('Get', async (req: any) => toPb(await r.get(keyFrom(req.key)))),
       List: this.unary('List', async (req: any) => {
         const kind = kindOf(req.kind, 'kind');
