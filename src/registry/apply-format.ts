@@ -32,7 +32,8 @@ export function parseApplyBody(body: unknown): unknown[] {
         // Aliases that would expand past maxAliasCount (a "billion laughs" body) throw a ReferenceError here, not a parse error.
         throw invalid(`(body) document ${i + 1}`, e);
       }
-      if (v !== null && v !== undefined) out.push(...(Array.isArray(v) ? v : [v]));
+      // A loop, not push(...v): spreading a list of a few hundred thousand items overflows the stack (a 500).
+      if (v !== null && v !== undefined) for (const item of Array.isArray(v) ? v : [v]) out.push(item);
     }
     return out;
   }
