@@ -1,6 +1,7 @@
 import type { CheckedState } from '../model/health.js';
 import { KINDS, type EndpointSpec, type ListenerSpec, type PolicySpec, type Resource, type RolloutSpec, type RouteRule, type RouteSpec, type ServiceSpec } from '../model/resources.js';
 import { mergeEndpoints } from './endpoints.js';
+import { clusterIndex, shareIndex } from './positions.js';
 import type { IrMemo, RoutePart } from './memo.js';
 import { type PolicyPlugin, renders } from './plugin.js';
 import { byName, clusterName, type IR, type IrCluster, type IrDestination, type IrHealth, type IrListener, type IrLocality, type IrVirtualHost, type PolicyMap, type TranslationIssue, usable } from './types.js';
@@ -151,22 +152,32 @@ export function buildIR(input: TranslateInput, plugins: readonly PolicyPlugin[],
  * when a cluster gains or loses its last usable endpoint, which changes routes.
  */
 export function patchEndpoints(ir: IR, revision: number, changed: ServiceInput[], panicShare = 0.5): { ir: IR; clusters: Set<string> } | undefined {
+  // Through the index, not scans of every cluster: a flip's cost follows the service, not the catalogue.
+  const index = clusterIndex(ir.clusters);
+  const ownOf = (service: string) => (index.byService.get(service) ?? []).map((i) => ir.clusters[i]);
   const names = new Set(changed.map((c) => c.service.name));
-  const used = new Set(ir.clusters.filter((c) => names.has(c.service)).map((c) => c.name));
+  const used = new Set([...names].flatMap((n) => ownOf(n).map((c) => c.name)));
   const fresh = new Map<string, IrCluster>();
   const endpointIssues = { ...ir.endpointIssues };
   for (const c of changed) {
-    const own = ir.clusters.filter((cl) => cl.service === c.service.name);
+    const own = ownOf(c.service.name);
     const out = serviceClusters(c, used, own[0]?.policies, panicShare, new Set(own.filter((cl) => cl.loadReporting).map((cl) => cl.name)));
     for (const cl of out.clusters) fresh.set(cl.name, cl);
     // A cluster gaining or losing its last usable endpoint changes routes (see destinations): that needs a full build.
-    if (out.clusters.some((cl) => usable(cl) !== usable(ir.clusters.find((o) => o.name === cl.name)!))) return undefined;
+    if (out.clusters.some((cl) => usable(cl) !== usable(ir.clusters[index.byName.get(cl.name)!]))) return undefined;
     if (out.issues.length) endpointIssues[c.service.name] = out.issues;
     else delete endpointIssues[c.service.name];
   }
   const others = ir.issues.filter((i) => !(i.kind === 'Service' && names.has(i.name) && ir.endpointIssues[i.name]?.includes(i)));
+  // Same names at the same places: the copy shares the index.
+  const clusters = ir.clusters.slice();
+  for (const [name, cl] of fresh) {
+    const at = index.byName.get(name);
+    if (at !== undefined) clusters[at] = cl;
+  }
+  shareIndex(ir.clusters, clusters);
   return {
-    ir: { ...ir, revision, clusters: ir.clusters.map((c) => fresh.get(c.name) ?? c), issues: sortIssues([...others, ...[...names].flatMap((n) => endpointIssues[n] ?? [])]), endpointIssues },
+    ir: { ...ir, revision, clusters, issues: sortIssues([...others, ...[...names].flatMap((n) => endpointIssues[n] ?? [])]), endpointIssues },
     clusters: new Set(fresh.keys()),
   };
 }
@@ -219,11 +230,14 @@ export function patchRoutes(ir: IR, revision: number, changed: readonly Resource
     const out = routeVirtualHost(r, part.domains, resolver, last.services, clusters);
     done.push({ part, r, key: routeKey(r, part.domains, last.policies, last.services, clusters), out });
   }
+  // When every changed route raises what it raised before, the IR's issues are the same list: no walk of every route.
+  const sameRaised = done.every(({ r, out }) => JSON.stringify(memo.routes.peek<{ raised: TranslationIssue[] }>(r.name)?.raised) === JSON.stringify(out.raised));
   for (const { part, r, key, out } of done) {
     virtualHosts[part.vh!] = out.vh;
     part.route = r;
     memo.routes.replace(r.name, key, out);
   }
+  if (sameRaised) return { ...ir, revision, virtualHosts };
   // The issues in the order a full build raises them (then sorted the same way).
   const issues: TranslationIssue[] = [];
   for (const part of last.order) {

@@ -1,6 +1,7 @@
 import type { HeaderMatch, RouteMatch } from '../model/resources.js';
 import { ADS, duration, HCM_TYPE, HTTP_PROTOCOL_OPTIONS, ROUTER_TYPE, TYPE, type TypeUrl } from './envoy-types.js';
 import type { Json, PolicyPlugin, PluginIssue, RenderContext } from './plugin.js';
+import { clusterIndex, noteCopy, positionsByName, shareIndex } from './positions.js';
 import { groupKey, type IR, type IrCluster, type IrListener, type IrRoute, type IrVirtualHost, type NodeGroup, type Owner, type PolicyMap, type TranslationIssue } from './types.js';
 
 /** One xDS resource as proto3-style JSON with snake_case names. */
@@ -138,15 +139,21 @@ function routesChanged(ir: IR, group: NodeGroup, plugins: PolicyPlugin[], memo: 
   if (clusters.length) {
     const cds = [...last.resources[TYPE.cluster]];
     const eds = [...last.resources[TYPE.endpoint]];
+    const positions = positionsByName(last.resources[TYPE.cluster]);
+    const places: number[] = [];
     for (const [a, b] of clusters) {
-      const at = cds.findIndex((x) => x.name === a.name);
+      const at = positions.get(a.name) ?? -1;
       if (at < 0) continue; // not a cluster of this group
+      places.push(at);
       const before = [memo.slot('cluster').get(a), memo.slot('eds').get(a)];
       if (before[0]?.value !== cds[at] || before[1]?.value !== eds[at]) return undefined;
       cds[at] = r.clusterResource(b);
       eds[at] = r.memoized('eds', b, () => r.eds(b));
       if (!same(before[0], memo.slot('cluster').get(b)) || !same(before[1], memo.slot('eds').get(b))) return undefined;
     }
+    // Each replaced by its own name: the copies keep the names' places (and say which they replaced).
+    noteCopy(last.resources[TYPE.cluster], cds, places);
+    noteCopy(last.resources[TYPE.endpoint], eds, places);
     resources[TYPE.cluster] = cds;
     resources[TYPE.endpoint] = eds;
   }
@@ -154,6 +161,8 @@ function routesChanged(ir: IR, group: NodeGroup, plugins: PolicyPlugin[], memo: 
   if (group.kind === 'proxyless') {
     const listeners = [...last.resources[TYPE.listener]];
     const routes = [...last.resources[TYPE.route]];
+    const replacedListeners: number[] = [];
+    const replacedRoutes: number[] = [];
     for (const [b, a] of changed) {
       const before = memo.slot('proxyless').get(a)?.value as ReturnType<GroupRenderer['proxyless']> | undefined;
       const after = r.proxyless(b);
@@ -161,18 +170,27 @@ function routesChanged(ir: IR, group: NodeGroup, plugins: PolicyPlugin[], memo: 
       for (let k = 0; k < after.length; k++) {
         const li = listeners.indexOf(before[k].listener);
         const ri = routes.indexOf(before[k].route);
-        if (li < 0 || ri < 0) return undefined;
+        // Same names in the same places, or the copies below could not say so.
+        if (li < 0 || ri < 0 || after[k].listener.name !== before[k].listener.name || after[k].route.name !== before[k].route.name) return undefined;
         listeners[li] = after[k].listener;
         routes[ri] = after[k].route;
+        replacedListeners.push(li);
+        replacedRoutes.push(ri);
       }
     }
+    noteCopy(last.resources[TYPE.listener], listeners, replacedListeners);
+    noteCopy(last.resources[TYPE.route], routes, replacedRoutes);
     resources[TYPE.listener] = listeners;
     resources[TYPE.route] = routes;
     return done(resources);
   }
   const names = new Set([...changed.keys()].map((v) => v.name));
-  const vhByName = new Map(ir.virtualHosts.map((v) => [v.name, v]));
+  // Every host kept its name and place (checked above): the last IR's index of names holds, without a map of every host per change.
+  const hostAt = positionsByName(last.ir.virtualHosts);
+  shareIndex(last.ir.virtualHosts, ir.virtualHosts);
+  const vhByName = { get: (n: string) => (hostAt.has(n) ? ir.virtualHosts[hostAt.get(n)!] : undefined) };
   const routes = [...last.resources[TYPE.route]];
+  const replacedRoutes: number[] = [];
   const configs = new Map(memo.configs);
   for (const l of ir.listeners) {
     if (l.group !== group.cluster || !l.virtualHosts.some((n) => names.has(n))) continue;
@@ -189,9 +207,11 @@ function routesChanged(ir: IR, group: NodeGroup, plugins: PolicyPlugin[], memo: 
     const at = routes.indexOf(old);
     if (at < 0) return undefined;
     routes[at] = config.resource;
+    replacedRoutes.push(at);
     configs.set(l.name, config);
   }
   memo.configs = configs;
+  noteCopy(last.resources[TYPE.route], routes, replacedRoutes);
   resources[TYPE.route] = routes;
   return done(resources);
 }
@@ -221,8 +241,6 @@ export class GroupMemo {
   configs = new Map<string, RenderedConfig>();
   /** The last build's IR and output (its issues as returned, before the caller added any): the route fast path starts from them. */
   last?: { ir: IR; resources: GroupResources; issues: TranslationIssue[]; looked: Set<string> };
-  /** The last build's clusters by name. */
-  clusterIndex?: { clusters: readonly IrCluster[]; byName: Map<string, IrCluster> };
   private key?: string;
   private plugins?: readonly PolicyPlugin[];
 
@@ -252,7 +270,7 @@ class GroupRenderer {
   /** Names of the clusters some render of this build looked up (memo hits included): the route fast path keeps away from them. */
   readonly looked = new Set<string>();
 
-  private readonly clusterByName: Map<string, IrCluster>;
+  private readonly clusterByName: { get(name: string): IrCluster | undefined };
   /** What the render in progress reports and looks up, to keep with it. */
   private capture?: Omit<Rendered, 'value'>;
 
@@ -262,10 +280,9 @@ class GroupRenderer {
     clusters: readonly IrCluster[] = [],
     private readonly memo?: GroupMemo,
   ) {
-    // The same clusters as the last build (a route change): the same index, not another map of all of them.
-    const known = memo?.clusterIndex;
-    this.clusterByName = known && known.clusters === clusters ? known.byName : new Map(clusters.map((c) => [c.name, c]));
-    if (memo) memo.clusterIndex = { clusters, byName: this.clusterByName };
+    // The IR's shared index (built once per clusters array, kept by the EDS fast path's copies), not a map per group and build.
+    const at = clusterIndex(clusters).byName;
+    this.clusterByName = { get: (name) => (at.has(name) ? clusters[at.get(name)!] : undefined) };
   }
 
   /**

@@ -22,6 +22,11 @@ function broken(ir: IR): IR {
   return { ...ir, revision: ir.revision + 1, clusters: ir.clusters.map((c) => (c.name === 'echo/v2' ? { ...c, connectTimeoutMs: 0 } : c)) };
 }
 
+/** An IR whose route configuration points at a cluster it lacks: not consistent, so a group keeps its last good snapshot. */
+function unserved(ir: IR): IR {
+  return { ...ir, clusters: ir.clusters.filter((c) => c.name !== 'echo/v2') };
+}
+
 describe('snapshot cache: validation before publish, consistency, shared encodings', () => {
   it('keeps the last good resource when a new one breaks a PGV rule, and reports it on the owner', () => {
     const cache = new SnapshotCache(POLICY_KINDS);
@@ -51,6 +56,28 @@ describe('snapshot cache: validation before publish, consistency, shared encodin
     assert.equal(snap.types[TYPE.route].list.length, 0);
     assert.equal(snap.types[TYPE.cluster].list.length, 0);
     assert.ok(snap.issues.some((i) => /not published: route configuration edge points at cluster echo\/v2, which is missing/.test(i.message)), JSON.stringify(snap.issues));
+  });
+
+  it('a group kept on its last good snapshot still gets endpoint changes, the same in full and incremental builds (found by the equivalence test, seed 5)', () => {
+    for (const incremental of [true, false]) {
+      const cache = new SnapshotCache(POLICY_KINDS, { incremental });
+      let resources = registry();
+      cache.setIR(buildIR({ revision: 1, resources }, POLICY_KINDS));
+      const good = cache.snapshot(envoy)!;
+      cache.setIR(unserved(buildIR({ revision: 2, resources }, POLICY_KINDS)));
+      const kept = cache.snapshot(envoy)!;
+      assert.ok(kept.issues.some((i) => i.message.startsWith('not published: ')), 'the envoy group is kept on its last good snapshot');
+      assert.equal(kept.types[TYPE.route], good.types[TYPE.route]);
+      // While it is kept, echo-1 (echo/v1) changes weight.
+      resources = resources.map((r: any) => (r.name === 'echo-1' ? { ...r, spec: { ...r.spec, weight: 7 } } : r));
+      cache.setIR(unserved(buildIR({ revision: 3, resources }, POLICY_KINDS)));
+      const after = cache.snapshot(envoy)!;
+      const v1 = JSON.stringify(after.types[TYPE.endpoint].resources.get('echo/v1')!.json);
+      assert.match(v1, /"load_balancing_weight":\{"value":7\}/, `incremental ${incremental}: the new weight reaches the proxies`);
+      assert.notEqual(after.types[TYPE.endpoint].version, good.types[TYPE.endpoint].version);
+      for (const t of [TYPE.cluster, TYPE.listener, TYPE.route]) assert.equal(after.types[t], good.types[t], `${t} stays the last good one`);
+      assert.deepEqual(inconsistencies(after.types), [], 'and the kept snapshot is still consistent');
+    }
   });
 
   it('detects every kind of inconsistency', () => {

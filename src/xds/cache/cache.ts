@@ -3,10 +3,13 @@ import protobuf from 'protobufjs';
 import { PUSH_ORDER, TYPE, type TypeUrl } from '../../translate/envoy-types.js';
 import type { PolicyPlugin } from '../../translate/plugin.js';
 import { groupKey, type IR, type NodeGroup, type Owner, type TranslationIssue } from '../../translate/types.js';
+import { clusterIndex, copyOf, positionsByName } from '../../translate/positions.js';
 import { edsResource, GroupMemo, type GroupResources, type NamedResource, translateGroup } from '../../translate/xds.js';
 import { encodeResource } from './envoy-protos.js';
 import { type PgvViolation, validateEncoded } from './pgv.js';
+import { patchSet } from './patched.js';
 import { RouteConfigEncoder } from './route-encoding.js';
+import { Sources } from './sources.js';
 import { noteDerived, versionAfter, versionOf } from './versions.js';
 
 export { versionOf } from './versions.js';
@@ -29,7 +32,8 @@ export interface EncodedResource {
 export interface TypeSnapshot {
   /** Content hash of the whole type: the SotW version. */
   version: string;
-  resources: Map<string, EncodedResource>;
+  /** Read-only: the EDS fast path shares the unchanged part between snapshots (patched.ts). */
+  resources: ReadonlyMap<string, EncodedResource>;
   /** The same resources as one shared array, sorted by name. */
   list: EncodedResource[];
 }
@@ -111,7 +115,7 @@ export class SnapshotCache implements XdsCache {
    * whether all of them passed validation: a type whose translation hands back
    * the same objects is the same snapshot, with nothing to encode, hash or report.
    */
-  private readonly sources = new WeakMap<TypeSnapshot, { list: NamedResource[]; keys: string[]; clean: boolean }>();
+  private readonly sources = new WeakMap<TypeSnapshot, Sources>();
   /** Virtual hosts' encodings, by render: a route change encodes and checks only the virtual host it changed. */
   private readonly routes = new RouteConfigEncoder();
   /** Per group: its renders of the last build, so a change re-renders only what it touched. */
@@ -202,7 +206,10 @@ export class SnapshotCache implements XdsCache {
   private translateAll(ir: IR, edsOnly?: Set<string>): Translated {
     const waiting = [...this.waiting.values()].map((group) => ({ group, out: translateGroup(ir, group, this.plugins, this.memoOf(group)) }));
     if (edsOnly) {
-      const byName = new Map(ir.clusters.filter((c) => edsOnly.has(c.name)).map((c) => [c.name, c]));
+      // In IR order, found through the index (not a scan of every cluster).
+      const index = clusterIndex(ir.clusters);
+      const at = [...edsOnly].flatMap((n) => index.byName.get(n) ?? []).sort((a, b) => a - b);
+      const byName = new Map(at.map((i) => [ir.clusters[i].name, ir.clusters[i]]));
       const groups = [...this.groups.entries()].map(([key, old]) => {
         const eds = old.types[TYPE.endpoint];
         // Only clusters the group already has: a new cluster comes with a full build.
@@ -234,10 +241,9 @@ export class SnapshotCache implements XdsCache {
         }
         let endpoints = eds;
         if (replaced.size) {
-          const resources = new Map(eds.resources);
-          for (const [n, r] of replaced) resources.set(n, r);
           const v = versionAfter(eds, [...replaced.keys()].map((n) => eds.resources.get(n)!), replaced.values());
-          endpoints = { version: v.version, resources, list: eds.list.map((r) => replaced.get(r.name) ?? r) };
+          // No copy of the whole type: the patched set shares eds's unchanged part (O(√n) per flip, not O(n)).
+          endpoints = patchSet(eds, replaced, v.version);
           v.remember(endpoints);
           noteDerived(endpoints, { from: eds, changed: [...replaced.keys()] });
           this.deriveSources(eds, endpoints, assignments.filter((a) => replaced.has(a.name)).map((a) => a.resource));
@@ -259,14 +265,17 @@ export class SnapshotCache implements XdsCache {
     return out;
   }
 
-  /** Sources of an EDS snapshot the fast path derived from `from` by replacing `changed` (so the next full build can still reuse it). */
+  /**
+   * Sources of an EDS snapshot the fast path derived from `from` by replacing
+   * `changed` (so the next full build can still reuse it). Built lazily from
+   * the root's arrays and the replaced entries: a health flip does not copy
+   * the sources of every cluster (only a full build reads them).
+   */
   private deriveSources(from: TypeSnapshot, next: TypeSnapshot, changed: NamedResource[]): void {
     const before = this.sources.get(from);
     if (!before) return;
-    const byName = new Map(changed.map((r) => [r.name, r]));
     const clean = before.clean && changed.every((r) => this.byObject.get(r.resource) && !this.byObject.get(r.resource)!.enc.violations.length);
-    const list = before.list.map((r) => byName.get(r.name) ?? r);
-    this.sources.set(next, { list, keys: list.map((r, i) => (byName.has(r.name) ? this.byObject.get(r.resource)?.key ?? '' : before.keys[i])), clean });
+    this.sources.set(next, before.replace(changed.map((r) => ({ r, key: this.byObject.get(r.resource)?.key ?? '' })), clean));
   }
 
   /** Phase 3: serves the new snapshots and tells the listeners (the xDS server pushes from here). */
@@ -287,7 +296,8 @@ export class SnapshotCache implements XdsCache {
    */
   private pruneEncodings(): void {
     let live = 0;
-    for (const g of this.groups.values()) for (const t of PUSH_ORDER) live += g.types[t].list.length;
+    // By size, not list length: a fast-path snapshot builds its list only when something reads it.
+    for (const g of this.groups.values()) for (const t of PUSH_ORDER) live += g.types[t].resources.size;
     if (this.encoded.size <= 2 * live + 1024) return;
     const used = new Map<string, EncodedResource>();
     for (const g of this.groups.values())
@@ -323,7 +333,7 @@ export class SnapshotCache implements XdsCache {
       for (const b of broken) issues.push({ ...b.owner, severity: 'error', message: `not published: ${b.message}` });
       this.invalid += broken.length;
       // Only consistent snapshots go out: keep the last good one (or nothing, for a new group).
-      const kept = previous?.types ?? (Object.fromEntries(PUSH_ORDER.map((t) => [t, { version: versionOf([]), resources: new Map(), list: [] }])) as unknown as Record<TypeUrl, TypeSnapshot>);
+      const kept = previous ? withCurrentEndpoints(previous.types, types[TYPE.endpoint]) : (Object.fromEntries(PUSH_ORDER.map((t) => [t, { version: versionOf([]), resources: new Map(), list: [] }])) as unknown as Record<TypeUrl, TypeSnapshot>);
       return { key: groupKey(group), group, revision: ir.revision, types: kept, issues, publishedAt: previous?.publishedAt ?? Date.now() };
     }
     return { key: groupKey(group), group, revision: ir.revision, types, issues, publishedAt: Date.now() };
@@ -341,6 +351,14 @@ export class SnapshotCache implements XdsCache {
   ): TypeSnapshot {
     const list = resources[typeUrl];
     const before = previous && this.options.incremental !== false ? this.sources.get(previous) : undefined;
+    // The very array the last snapshot was encoded from (the route fast path hands back unchanged types as they were): nothing to compare.
+    if (before?.clean && !before.delta.size && before.base === list && !used) return previous!;
+    // A copy of that array with a few places replaced (the route fast path after a health flip): look at those places only.
+    const copy = before?.clean && previous && !used ? copyOf(list) : undefined;
+    if (copy && copy.from === before!.base && list.length === before!.base.length) {
+      const snap = this.encodeCopy(typeUrl, list, copy.at, before!, previous!, issues);
+      if (snap) return snap;
+    }
     if (before?.clean && before.list.length === list.length && list.every((r, i) => r.resource === before.list[i].resource && r.name === before.list[i].name)) {
       if (used) for (let i = 0; i < before.keys.length; i++) used.set(before.keys[i], previous!.list[i]);
       return previous!;
@@ -379,22 +397,79 @@ export class SnapshotCache implements XdsCache {
     }
     // Aligned names come from a clean snapshot, which had no duplicate: the entries are the map.
     if (aligned && previous && !added.length && entries.length === previous.list.length) {
-      this.sources.set(previous, { list, keys, clean: clean && keys.length === list.length && entries.length === list.length });
+      this.sources.set(previous, Sources.of(list, keys, clean && keys.length === list.length && entries.length === list.length));
       return previous;
+    }
+    if (aligned && previous && entries.length === previous.list.length) {
+      // Same names in the same places, a few replaced: patch the last snapshot instead of copying it (a proxyless group has a listener and a route configuration per service).
+      const v = versionAfter(previous, removed, added);
+      const snap: TypeSnapshot = patchSet(previous, new Map(added.map((r) => [r.name, r])), v.version);
+      v.remember(snap);
+      this.sources.set(snap, Sources.of(list, keys, clean && keys.length === list.length));
+      return snap;
     }
     const map = new Map(entries);
     const resourcesList = [...map.values()];
-    let version: string;
-    if (aligned && previous && resourcesList.length === previous.list.length) {
-      const v = versionAfter(previous, removed, added);
-      version = v.version;
-      const snap: TypeSnapshot = { version, resources: map, list: resourcesList };
-      v.remember(snap);
-      this.sources.set(snap, { list, keys, clean: clean && keys.length === list.length && map.size === list.length });
-      return snap;
-    }
     const snap: TypeSnapshot = { version: versionOf(resourcesList), resources: map, list: resourcesList };
-    if (this.options.incremental !== false) this.sources.set(snap, { list, keys, clean: clean && keys.length === list.length && map.size === list.length });
+    if (this.options.incremental !== false) this.sources.set(snap, Sources.of(list, keys, clean && keys.length === list.length && map.size === list.length));
+    return snap;
+  }
+
+  /**
+   * encodeType for a translated list that copies the one `before` starts
+   * from, with the places `at` replaced: only those, and the names the EDS
+   * fast path replaced since, can differ from the previous snapshot. The same
+   * snapshot, version, issues and sources as the whole walk, in O(changed).
+   * Undefined (nothing reported, nothing counted) when a resource has no valid
+   * encoding: the whole walk handles that.
+   */
+  private encodeCopy(typeUrl: TypeUrl, list: NamedResource[], at: readonly number[], before: Sources, previous: TypeSnapshot, issues: TranslationIssue[]): TypeSnapshot | undefined {
+    const places = new Set(at);
+    if (before.delta.size) {
+      const byName = positionsByName(list);
+      for (const name of before.delta.keys()) {
+        const i = byName.get(name);
+        if (i === undefined) return undefined;
+        places.add(i);
+      }
+    }
+    const reported = issues.length;
+    const invalid = this.invalid;
+    const undo = () => {
+      issues.length = reported;
+      this.invalid = invalid;
+      return undefined;
+    };
+    const keys = new Map<string, string>();
+    const replaced = new Map<string, EncodedResource>();
+    const removed: EncodedResource[] = [];
+    let clean = true;
+    for (const i of [...places].sort((a, b) => a - b)) {
+      const r = list[i];
+      const was = before.at(i);
+      const prev = previous.resources.get(r.name);
+      if (was.name !== r.name || !prev) return undo();
+      if (was.resource === r.resource) continue;
+      const n = issues.length;
+      const enc = this.encodeOne(typeUrl, r, issues, prev);
+      if (!enc) return undo();
+      if (issues.length !== n) clean = false;
+      keys.set(r.name, this.byObject.get(r.resource)?.key ?? '');
+      if (enc !== prev) {
+        replaced.set(r.name, enc);
+        removed.push(prev);
+      }
+    }
+    const sources = before.rebase(list, keys, clean);
+    if (!replaced.size) {
+      this.sources.set(previous, sources);
+      return previous;
+    }
+    const v = versionAfter(previous, removed, replaced.values());
+    const snap: TypeSnapshot = patchSet(previous, replaced, v.version);
+    v.remember(snap);
+    noteDerived(snap, { from: previous, changed: [...replaced.keys()] });
+    this.sources.set(snap, sources);
     return snap;
   }
 
@@ -424,6 +499,28 @@ export class SnapshotCache implements XdsCache {
     used?.set(key, enc);
     return enc;
   }
+}
+
+/**
+ * The last good snapshot with today's load assignments for the clusters it
+ * has: while a configuration error keeps a group on its last good snapshot,
+ * endpoint and health changes still reach its proxies (a bad instance still
+ * leaves the pool). Still consistent: the same names, only their contents.
+ * The EDS fast path does the same to a kept snapshot, so a full build and an
+ * incremental one agree.
+ */
+function withCurrentEndpoints(kept: Record<TypeUrl, TypeSnapshot>, current: TypeSnapshot): Record<TypeUrl, TypeSnapshot> {
+  const eds = kept[TYPE.endpoint];
+  const replaced = new Map<string, EncodedResource>();
+  for (const r of eds.list) {
+    const now = current.resources.get(r.name);
+    if (now && now !== r && now.hash !== r.hash) replaced.set(r.name, now);
+  }
+  if (!replaced.size) return kept;
+  const v = versionAfter(eds, [...replaced.keys()].map((n) => eds.resources.get(n)!), replaced.values());
+  const next = patchSet(eds, replaced, v.version);
+  v.remember(next);
+  return { ...kept, [TYPE.endpoint]: next };
 }
 
 const unique = (issues: TranslationIssue[]) => [...new Map(issues.map((i) => [JSON.stringify(i), i])).values()];
