@@ -7,10 +7,10 @@ import { clusterIndex, copyOf, positionsByName } from '../../translate/positions
 import { edsResource, GroupMemo, type GroupResources, type NamedResource, translateGroup } from '../../translate/xds.js';
 import { encodeResource } from './envoy-protos.js';
 import { type PgvViolation, validateEncoded } from './pgv.js';
-import { patchSet } from './patched.js';
+import { derive } from './patched.js';
 import { RouteConfigEncoder } from './route-encoding.js';
 import { Sources } from './sources.js';
-import { noteDerived, versionAfter, versionOf } from './versions.js';
+import { versionOf } from './versions.js';
 
 export { versionOf } from './versions.js';
 
@@ -241,11 +241,8 @@ export class SnapshotCache implements XdsCache {
         }
         let endpoints = eds;
         if (replaced.size) {
-          const v = versionAfter(eds, [...replaced.keys()].map((n) => eds.resources.get(n)!), replaced.values());
           // No copy of the whole type: the patched set shares eds's unchanged part (O(√n) per flip, not O(n)).
-          endpoints = patchSet(eds, replaced, v.version);
-          v.remember(endpoints);
-          noteDerived(endpoints, { from: eds, changed: [...replaced.keys()] });
+          endpoints = derive(eds, replaced);
           this.deriveSources(eds, endpoints, assignments.filter((a) => replaced.has(a.name)).map((a) => a.resource));
         }
         const snap: GroupSnapshot = { ...old, revision: t.ir.revision, issues: unique(issues), publishedAt: Date.now(), types: { ...old.types, [TYPE.endpoint]: endpoints } };
@@ -369,7 +366,6 @@ export class SnapshotCache implements XdsCache {
     let clean = true;
     // While every name is where it was, the version is updated from the replaced resources alone.
     let aligned = !!before?.clean && before.list.length === list.length;
-    const removed: EncodedResource[] = [];
     const added: EncodedResource[] = [];
     for (let i = 0; i < list.length; i++) {
       const r = list[i];
@@ -390,7 +386,6 @@ export class SnapshotCache implements XdsCache {
         entries.push([r.name, enc]);
         keys.push(this.byObject.get(r.resource)?.key ?? '');
         if (aligned && enc !== previous!.list[i]) {
-          removed.push(previous!.list[i]);
           added.push(enc);
         }
       }
@@ -402,9 +397,7 @@ export class SnapshotCache implements XdsCache {
     }
     if (aligned && previous && entries.length === previous.list.length) {
       // Same names in the same places, a few replaced: patch the last snapshot instead of copying it (a proxyless group has a listener and a route configuration per service).
-      const v = versionAfter(previous, removed, added);
-      const snap: TypeSnapshot = patchSet(previous, new Map(added.map((r) => [r.name, r])), v.version);
-      v.remember(snap);
+      const snap: TypeSnapshot = derive(previous, new Map(added.map((r) => [r.name, r])));
       this.sources.set(snap, Sources.of(list, keys, clean && keys.length === list.length));
       return snap;
     }
@@ -442,7 +435,6 @@ export class SnapshotCache implements XdsCache {
     };
     const keys = new Map<string, string>();
     const replaced = new Map<string, EncodedResource>();
-    const removed: EncodedResource[] = [];
     let clean = true;
     for (const i of [...places].sort((a, b) => a - b)) {
       const r = list[i];
@@ -455,20 +447,14 @@ export class SnapshotCache implements XdsCache {
       if (!enc) return undo();
       if (issues.length !== n) clean = false;
       keys.set(r.name, this.byObject.get(r.resource)?.key ?? '');
-      if (enc !== prev) {
-        replaced.set(r.name, enc);
-        removed.push(prev);
-      }
+      if (enc !== prev) replaced.set(r.name, enc);
     }
     const sources = before.rebase(list, keys, clean);
     if (!replaced.size) {
       this.sources.set(previous, sources);
       return previous;
     }
-    const v = versionAfter(previous, removed, replaced.values());
-    const snap: TypeSnapshot = patchSet(previous, replaced, v.version);
-    v.remember(snap);
-    noteDerived(snap, { from: previous, changed: [...replaced.keys()] });
+    const snap: TypeSnapshot = derive(previous, replaced);
     this.sources.set(snap, sources);
     return snap;
   }
@@ -517,10 +503,7 @@ function withCurrentEndpoints(kept: Record<TypeUrl, TypeSnapshot>, current: Type
     if (now && now !== r && now.hash !== r.hash) replaced.set(r.name, now);
   }
   if (!replaced.size) return kept;
-  const v = versionAfter(eds, [...replaced.keys()].map((n) => eds.resources.get(n)!), replaced.values());
-  const next = patchSet(eds, replaced, v.version);
-  v.remember(next);
-  return { ...kept, [TYPE.endpoint]: next };
+  return { ...kept, [TYPE.endpoint]: derive(eds, replaced) };
 }
 
 const unique = (issues: TranslationIssue[]) => [...new Map(issues.map((i) => [JSON.stringify(i), i])).values()];

@@ -13,6 +13,8 @@
  * every few hundred flips, instead of one per flip.
  */
 
+import { noteDerived, versionAfter, type Versioned } from './versions.js';
+
 /** A read-only map: `root` with some values replaced. Same keys and order as `root`. */
 export class PatchedMap<V> implements ReadonlyMap<string, V> {
   constructor(
@@ -102,4 +104,18 @@ export function patchSet<V extends { name: string }>(base: NamedSet<V>, replaced
       return (cached ??= list());
     },
   };
+}
+
+/**
+ * `base` with the values in `replaced` (names `base` has), versioned in
+ * O(changes) and noted as derived from `base`, so the views and diffs of the
+ * result cost O(changes) too. Every fast path that replaces contents goes
+ * through here.
+ */
+export function derive<V extends Versioned>(base: NamedSet<V> & { readonly version: string }, replaced: ReadonlyMap<string, V>): { version: string; resources: ReadonlyMap<string, V>; readonly list: V[] } {
+  const v = versionAfter(base, [...replaced.keys()].map((n) => base.resources.get(n)!), replaced.values());
+  const next = patchSet(base, replaced, v.version);
+  v.remember(next);
+  noteDerived(next, { from: base, changed: [...replaced.keys()] });
+  return next;
 }

@@ -1,6 +1,6 @@
 import type { EncodedResource, TypeSnapshot } from '../cache/cache.js';
-import { patchSet } from '../cache/patched.js';
-import { derivationOf, noteDerived, versionAfter, versionOf } from '../cache/versions.js';
+import { derive } from '../cache/patched.js';
+import { derivationOf, versionOf } from '../cache/versions.js';
 
 /**
  * Shared per-stream state for large fleets. Thousands of streams in one node
@@ -115,12 +115,8 @@ function derivedView(ts: TypeSnapshot, sub: Subscription): View | undefined {
     if (names.has(n) && r && prev.resources.has(n)) replaced.set(n, r);
   }
   if (!replaced.size) return prev;
-  const v = versionAfter(prev, [...replaced.keys()].map((n) => prev.resources.get(n)!), replaced.values());
   // Shares prev's unchanged part (an Envoy group's view names every cluster): O(√n) per change, not a copy.
-  const view: View = patchSet(prev, replaced, v.version);
-  v.remember(view);
-  noteDerived(view, { from: prev, changed: [...replaced.keys()] });
-  return view;
+  return derive(prev, replaced);
 }
 
 const diffs = new WeakMap<View, WeakMap<View, ViewDiff>>();
