@@ -7,6 +7,7 @@ import { CoordinationMetrics } from '../coordination/coordination-metrics.js';
 import { LeaseRenewer } from '../coordination/lease-renewer.js';
 import { PrefixMirror } from '../coordination/prefix-mirror.js';
 import type { EndpointSpec, Resource } from '../model/resources.js';
+import { RegistryService } from './registry.service.js';
 import { REGISTRY_STORE, type RegistryStore } from './store/registry-store.js';
 import { parseResource } from './validation.js';
 
@@ -38,8 +39,11 @@ export class EphemeralEndpoints extends EventEmitter implements OnApplicationBoo
     @Inject(COORDINATION) private readonly coord: Coordination,
     @Inject(REGISTRY_STORE) private readonly store: RegistryStore,
     @Inject(CoordinationMetrics) metrics: CoordinationMetrics,
+    registry: RegistryService,
   ) {
     super();
+    // A durable endpoint may not take a name a heartbeat endpoint holds (register refuses the reverse).
+    registry.holdHeartbeatNames((service, name) => !!this.get(service, name));
     this.renewer = new LeaseRenewer(coord);
     this.mirror = new PrefixMirror(coord, KEYS.endpoints, { reset: (kvs) => this.reset(kvs), event: (e) => this.onEvent(e), down: () => (this.synced = false) }, this.log, metrics);
   }

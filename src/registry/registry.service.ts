@@ -79,6 +79,24 @@ export class RegistryService {
     private readonly events: RegistryEvents,
   ) {}
 
+  /** Whether a heartbeat endpoint (coordination, not this store) holds a name; set by EphemeralEndpoints. */
+  private heartbeatHeld: (service: string, name: string) => boolean = () => false;
+
+  /**
+   * Without this, a create or an apply of an Endpoint named like a heartbeat
+   * endpoint was accepted: two endpoints of one name, the read showing the
+   * durable one and every write refused as a heartbeat endpoint (REST fuzz,
+   * seed 304).
+   */
+  holdHeartbeatNames(held: (service: string, name: string) => boolean): void {
+    this.heartbeatHeld = held;
+  }
+
+  private refuseHeartbeatName(input: ResourceInput, prefix = ''): void {
+    if (input.kind === 'Endpoint' && input.name && this.heartbeatHeld(input.service!, input.name))
+      throw new AlreadyExists(`${prefix}Endpoint ${input.service}/${input.name} already exists as a heartbeat endpoint: delete it first, or register it again to change it`);
+  }
+
   /** Runs a write; once it commits, announces what it changed (a write that changed nothing announces nothing). */
   private write<T>(ctx: WriteContext, fn: (tx: WriteTx) => Promise<T>, opts?: { dryRun?: boolean }): Promise<T> {
     return this.store.write(ctx.actor, fn, { ...opts, comment: ctx.comment, committed: (c) => c.changes.length && this.events.committed(c) });
@@ -123,6 +141,7 @@ export class RegistryService {
     const input = parsed.input;
     if (kind === 'Endpoint') {
       if (!input.name) input.name = generateName(input.service!);
+      this.refuseHeartbeatName(input);
       return this.createEndpoint(input, parsed.expectedVersion, ctx);
     }
     return this.write(ctx, async (tx) => {
@@ -236,6 +255,8 @@ export class RegistryService {
       }
     });
     if (violations.length) throw new ValidationFailed(violations);
+    // Before anything is written: the whole apply is refused, nothing half-applied.
+    for (const p of parsed) this.refuseHeartbeatName(p.input, `resources[${p.index}]: `);
     parsed.sort((a, b) => KINDS.indexOf(a.input.kind) - KINDS.indexOf(b.input.kind) || a.index - b.index);
 
     return this.write(

@@ -286,3 +286,32 @@ describe('validation: every bad input is a 400 naming the field, and nothing is 
     assert.match(ui.text, /swagger/i);
   });
 });
+
+describe('validation: a durable endpoint cannot take a heartbeat endpoint\'s name (REST fuzz, seed 304)', () => {
+  let app: TestApp;
+  before(async () => {
+    app = await startTestApp('pglite');
+    assert.equal((await app.http('POST', '/api/v1/services', svc)).status, 201);
+  });
+  after(async () => {
+    await app?.stop();
+  });
+
+  it('create and apply answer 409 naming it, write nothing, and the heartbeat endpoint stays the one served', async () => {
+    const hb = await app.http('POST', `/api/v1/services/${svc.name}/endpoints`, { name: 'hb', spec: { address: '10.0.0.9', port: 80, ttlSeconds: 60 } });
+    assert.equal(hb.status, 201, JSON.stringify(hb.body));
+    const create = await app.http('POST', `/api/v1/services/${svc.name}/endpoints`, { name: 'hb', spec: { address: '10.0.0.10', port: 81 } });
+    assert.equal(create.status, 409, JSON.stringify(create.body));
+    assert.match((create.body as { message: string }).message, /already exists as a heartbeat endpoint/);
+    const other = { kind: 'Endpoint', name: 'durable-ok', service: svc.name, spec: { address: '10.0.0.11', port: 82 } };
+    const applied = await app.http('POST', '/api/v1/apply', { resources: [other, { kind: 'Endpoint', name: 'hb', service: svc.name, spec: { address: '10.0.0.10', port: 81 } }] });
+    assert.equal(applied.status, 409, JSON.stringify(applied.body));
+    assert.match((applied.body as { message: string }).message, /^resources\[1\]: Endpoint echo\/hb already exists as a heartbeat endpoint/);
+    assert.equal((await app.http('GET', `/api/v1/services/${svc.name}/endpoints/durable-ok`)).status, 404, 'nothing of the apply was written');
+    const got = await app.http('GET', `/api/v1/services/${svc.name}/endpoints/hb`);
+    assert.equal(got.status, 200);
+    const body = got.body as { spec: { address: string }; status: { ephemeral?: unknown } };
+    assert.equal(body.spec.address, '10.0.0.9');
+    assert.ok(body.status.ephemeral, 'the heartbeat endpoint, not a durable twin');
+  });
+});
