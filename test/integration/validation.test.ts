@@ -285,19 +285,8 @@ describe('validation: every bad input is a 400 naming the field, and nothing is 
     assert.equal(ui.status, 200);
     assert.match(ui.text, /swagger/i);
   });
-});
 
-describe('validation: a durable endpoint cannot take a heartbeat endpoint\'s name (REST fuzz, seed 304)', () => {
-  let app: TestApp;
-  before(async () => {
-    app = await startTestApp('pglite');
-    assert.equal((await app.http('POST', '/api/v1/services', svc)).status, 201);
-  });
-  after(async () => {
-    await app?.stop();
-  });
-
-  it('create and apply answer 409 naming it, write nothing, and the heartbeat endpoint stays the one served', async () => {
+  it('a durable endpoint cannot take a heartbeat endpoint\'s name: create and apply answer 409 naming it, write nothing, and the heartbeat endpoint stays the one served (REST fuzz, seed 304)', async () => {
     const hb = await app.http('POST', `/api/v1/services/${svc.name}/endpoints`, { name: 'hb', spec: { address: '10.0.0.9', port: 80, ttlSeconds: 60 } });
     assert.equal(hb.status, 201, JSON.stringify(hb.body));
     const create = await app.http('POST', `/api/v1/services/${svc.name}/endpoints`, { name: 'hb', spec: { address: '10.0.0.10', port: 81 } });
