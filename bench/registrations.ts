@@ -10,7 +10,7 @@
  * coordination, not in the database); --database-url URL runs the control plane
  * on that PostgreSQL database instead of the embedded one.
  *
- *   npm run bench -- registrations [--services 100] [--concurrency 32] [--seconds 10] [--runs 3] [--ttl S] [--database-url URL]
+ *   npm run bench -- registrations [--services 100] [--concurrency 32] [--seconds 10] [--runs 3] [--warmup 5] [--ttl S] [--database-url URL]
  */
 import http from 'node:http';
 import { spawnControlPlane } from '../tools/simulate/control-plane.js';
@@ -25,6 +25,8 @@ const CONCURRENCY = arg('concurrency', 32);
 const SECONDS = arg('seconds', 10);
 const RUNS = arg('runs', 3);
 const TTL = arg('ttl', 0);
+// Seconds of the same load before the measured runs: the first seconds of a fresh process run slower (PGlite's WebAssembly is tiered up as it runs).
+const WARMUP = arg('warmup', 5);
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY });
 
@@ -47,6 +49,8 @@ interface Run {
   p99: number;
   errors: number;
   cpu: number;
+  /** CPU of this process (the load generator), in cores: on 2 cores it competes with the control plane. */
+  clientCpu: number;
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -64,11 +68,12 @@ async function main(): Promise<void> {
     }
     let seq = 0;
     const results: Run[] = [];
-    for (let run = 0; run < RUNS; run++) {
+    for (let run = WARMUP > 0 ? -1 : 0; run < RUNS; run++) {
       const lat: number[] = [];
       const codes = new Map<number, number>();
-      const end = Date.now() + SECONDS * 1000;
+      const end = Date.now() + (run < 0 ? WARMUP : SECONDS) * 1000;
       const cpu0 = (await cp.sample()).cpu;
+      const own0 = process.cpuUsage();
       const t0 = process.hrtime.bigint();
       await Promise.all(
         Array.from({ length: CONCURRENCY }, async () => {
@@ -82,23 +87,29 @@ async function main(): Promise<void> {
           }
         }),
       );
+      if (run < 0) {
+        console.log(`warm-up: ${lat.length} registrations in ${WARMUP} s (not counted)`);
+        continue;
+      }
       const secs = Number(process.hrtime.bigint() - t0) / 1e9;
+      const own = process.cpuUsage(own0);
+      const clientCpu = (own.user + own.system) / 1e6 / secs;
       const cpu = ((await cp.sample()).cpu - cpu0) / secs;
       lat.sort((a, b) => a - b);
       const errors = [...codes.values()].reduce((a, b) => a + b, 0);
-      const r = { rate: (lat.length - errors) / secs, p50: lat[Math.floor(lat.length * 0.5)], p99: lat[Math.floor(lat.length * 0.99)], errors, cpu };
+      const r = { rate: (lat.length - errors) / secs, p50: lat[Math.floor(lat.length * 0.5)], p99: lat[Math.floor(lat.length * 0.99)], errors, cpu, clientCpu };
       results.push(r);
       console.log(
         `run ${run + 1}: ${r.rate.toFixed(0)} registrations/s, p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms, ` +
           `errors ${errors}${codes.size ? ` (${[...codes].map(([c, n]) => `${c}×${n}`).join(', ')})` : ''}, control-plane CPU ${(cpu * 100).toFixed(0)}% ` +
           // CPU per registration holds up better than the rate on a machine shared with other work.
-          `(${((cpu * 1000) / r.rate).toFixed(2)} ms CPU per registration)`,
+          `(${((cpu * 1000) / r.rate).toFixed(2)} ms CPU per registration), load generator CPU ${(clientCpu * 100).toFixed(0)}%`,
       );
     }
     console.log(
       `median of ${RUNS}: ${median(results.map((r) => r.rate)).toFixed(0)} registrations/s, p99 ${median(results.map((r) => r.p99)).toFixed(2)} ms, ` +
         `${median(results.map((r) => (r.cpu * 1000) / r.rate)).toFixed(2)} ms CPU per registration ` +
-        `(${databaseUrl ? "PostgreSQL" : "embedded database"}, default settings, ${TTL ? `heartbeat endpoints (TTL ${TTL} s)` : 'durable endpoints'}, ${SERVICES} services, concurrency ${CONCURRENCY}, ${SECONDS} s runs)`,
+        `(${databaseUrl ? "PostgreSQL" : "embedded database"}, default settings, ${TTL ? `heartbeat endpoints (TTL ${TTL} s)` : 'durable endpoints'}, ${SERVICES} services, concurrency ${CONCURRENCY}, ${SECONDS} s runs after ${WARMUP} s of warm-up)`,
     );
   } finally {
     await cp.stop();

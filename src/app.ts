@@ -5,9 +5,11 @@ import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { createLogger, httpLogging, NestPinoLogger } from './observability/logger.js';
 import { AppModule } from './app.module.js';
-import { answerParserErrors, createValidationPipe, errorHeaders, EtagInterceptor, HttpErrorFilter, RequestContextInterceptor, toErrorBody } from './common/http.js';
+import { answerParserErrors, createValidationPipe, EtagInterceptor, HttpErrorFilter, RequestContextInterceptor } from './common/http.js';
 import { completeOpenApiDocument } from './common/openapi.js';
 import { EphemeralEndpoints } from './registry/ephemeral-endpoints.js';
+import { EndpointsService } from './registry/endpoints.service.js';
+import { installFastPaths } from './registry/rest/fast-paths.js';
 import { type AppConfig, drainBudgetMs } from './config/config.js';
 import { Database } from './database/database.js';
 import { ENTITIES } from './registry/store/entities.js';
@@ -95,7 +97,15 @@ async function startWith(config: AppConfig, logger: ReturnType<typeof createLogg
     app.set('etag', false); // ETag carries resource versions only (set by EtagInterceptor)
     configureHttp(app, config);
     await app.listen(config.PORT, config.HOST);
-    installHeartbeatFastPath(app.getHttpServer(), app.get(EphemeralEndpoints), app.get(MetricsService), app.get(AuthService), config.BODY_LIMIT_BYTES);
+    installFastPaths(app.getHttpServer(), {
+      endpoints: app.get(EndpointsService),
+      ephemeral: app.get(EphemeralEndpoints),
+      metrics: app.get(MetricsService),
+      auth: app.get(AuthService),
+      logger,
+      limit: config.BODY_LIMIT_BYTES,
+      tracing: () => activeTracing() !== undefined,
+    });
     answerParserErrors(app.getHttpServer());
     drain = drainOnClose(app.getHttpServer());
   } catch (e) {
@@ -160,57 +170,6 @@ function drainOnClose(server: import('node:http').Server): (budgetMs: number) =>
     const cut = setTimeout(() => server.closeAllConnections(), budgetMs).unref();
     return () => clearTimeout(cut);
   };
-}
-
-const HEARTBEAT = /^\/api\/v1\/services\/([a-z0-9-]{1,63})\/endpoints\/([a-z0-9-]{1,63})\/heartbeat\/?(\?.*)?$/;
-const HEARTBEAT_ROUTE = '/api/v1/services/:service/endpoints/:name/heartbeat';
-
-/**
- * The heartbeat hot path: PUT .../heartbeat is answered at the HTTP server,
- * ahead of Express and Nest (same service call, same JSON and errors, still
- * counted in the metrics), because fleets send thousands per second. Anything
- * else, and a heartbeat with an unexpected content type or a large body, goes
- * the normal way; the Nest route also keeps it in the OpenAPI document.
- * Skipping Nest skips its guard, so the same access check runs here.
- */
-function installHeartbeatFastPath(server: import('node:http').Server, ephemeral: EphemeralEndpoints, metrics: MetricsService, auth: AuthService, limit: number): void {
-  const handlers = server.listeners('request') as ((req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) => void)[];
-  server.removeAllListeners('request');
-  server.on('request', (req, res) => {
-    const m = req.method === 'PUT' ? HEARTBEAT.exec(req.url ?? '') : null;
-    const type = req.headers['content-type'];
-    if (!m || (type && !/^application\/json\b/i.test(type)) || Number(req.headers['content-length'] ?? 0) > limit) {
-      for (const h of handlers) h.call(server, req, res);
-      return;
-    }
-    const start = process.hrtime.bigint();
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const send = (status: number, body: unknown, headers: Record<string, string> = {}) => {
-        const text = JSON.stringify(body);
-        res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), ...headers });
-        res.end(text);
-        const labels = { route: HEARTBEAT_ROUTE, method: 'PUT', status: String(status) };
-        metrics.httpRequests.inc(labels);
-        metrics.httpDuration.observe(labels, Number(process.hrtime.bigint() - start) / 1e9);
-      };
-      const fail = (err: unknown) => {
-        const b = toErrorBody(err);
-        send(b.statusCode, b, errorHeaders(err, b));
-      };
-      // Credentials first: who may not heartbeat learns nothing about the body.
-      auth.checkRest(req.headers.authorization, undefined, 'PUT', HEARTBEAT_ROUTE, { params: { service: m[1], name: m[2] }, query: {}, body: undefined }).then(() => {
-        let body: unknown;
-        try {
-          body = chunks.length ? JSON.parse(Buffer.concat(chunks).toString('utf8')) : undefined;
-        } catch (e) {
-          return send(400, { statusCode: 400, error: 'Bad Request', message: `body is not valid JSON: ${(e as Error).message}` });
-        }
-        return ephemeral.heartbeat(m[1], m[2], body).then((out) => send(200, out), fail);
-      }, fail);
-    });
-  });
 }
 
 function configureHttp(app: NestExpressApplication, config: AppConfig): void {

@@ -93,6 +93,8 @@ export function toErrorBody(err: unknown): ErrorBody {
     const statusCode = HTTP_STATUS[err.code];
     return { statusCode, error: REASON[statusCode], message: err.message, ...(err.details ?? {}) };
   }
+  // Nest wraps body-parser's errors (bad JSON, too large) in an HttpException; answer them as body-parser's own, below.
+  if (err instanceof HttpException && isBodyParserError(err.cause)) return toErrorBody(err.cause);
   if (err instanceof HttpException) {
     const statusCode = err.getStatus();
     const r = err.getResponse();
@@ -109,6 +111,12 @@ export function toErrorBody(err: unknown): ErrorBody {
     return { statusCode: status, error: REASON[status] ?? 'Error', message };
   }
   return { statusCode: 500, error: REASON[500], message: 'internal error' };
+}
+
+/** An error of body-parser (or raw-body): it has a 4xx status and a `type` such as entity.parse.failed. */
+function isBodyParserError(e: unknown): e is { status: number; type: string; message: string } {
+  const x = e as { status?: unknown; type?: unknown } | null;
+  return !!x && typeof x === 'object' && typeof x.type === 'string' && typeof x.status === 'number' && x.status >= 400 && x.status < 500;
 }
 
 /**

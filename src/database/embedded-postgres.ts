@@ -1,17 +1,17 @@
 import { mkdirSync, openSync, readFileSync, rmSync, writeSync, closeSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { PGlite } from '@electric-sql/pglite';
-import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
+import { Worker } from 'node:worker_threads';
+import type { EmbeddedWorkerData, EmbeddedWorkerMessage } from './embedded-postgres-worker.js';
 
 /**
- * PGlite running in this process, reachable over the PostgreSQL wire protocol on
- * loopback so the ordinary `pg` driver and the same migrations work unchanged.
- * PGlite is single-session: callers must use exactly one connection.
+ * PGlite on a thread of its own (embedded-postgres-worker.ts), reachable over
+ * the PostgreSQL wire protocol on loopback so the ordinary `pg` driver and the
+ * same migrations work unchanged. PGlite is single-session: callers must use
+ * exactly one connection.
  */
 export class EmbeddedPostgres {
   private constructor(
-    private readonly db: PGlite,
-    private readonly server: PGLiteSocketServer,
+    private readonly worker: Worker,
     private readonly lockFile: string | undefined,
     /** postgres:// URL of the socket server. */
     readonly url: string,
@@ -23,67 +23,43 @@ export class EmbeddedPostgres {
   static async start(dataDir: string): Promise<EmbeddedPostgres> {
     let lockFile: string | undefined;
     let dir: string | undefined;
-    let db: PGlite;
-    if (dataDir === 'memory://') {
-      db = await PGlite.create();
-    } else {
+    if (dataDir !== 'memory://') {
       dir = resolve(dataDir);
       mkdirSync(dir, { recursive: true });
       lockFile = join(dir, 'switchyard.lock');
       takeLock(lockFile);
-      try {
-        db = await PGlite.create(join(dir, 'pgdata'));
-        forgetFailedCreates(db);
-      } catch (e) {
-        rmSync(lockFile, { force: true });
-        throw e;
-      }
     }
-    const server = new PGLiteSocketServer({ db, host: '127.0.0.1', port: 0, maxConnections: 1 });
-    await server.start();
-    const url = `postgres://postgres@${server.getServerConn()}/postgres?sslmode=disable`;
-    return new EmbeddedPostgres(db, server, lockFile, url, dir);
-  }
-
-  async stop(): Promise<void> {
-    await this.server.stop();
-    await this.db.close();
-    if (this.lockFile) rmSync(this.lockFile, { force: true });
-  }
-}
-
-/** The parts of Emscripten's FS (inside PGlite) that forgetFailedCreates needs. */
-interface EmscriptenFs {
-  filesystems?: { NODEFS?: { node_ops?: { mknod?: (...args: unknown[]) => unknown } } };
-  lookupNode(parent: unknown, name: string): unknown;
-  hashRemoveNode(node: unknown): void;
-}
-
-/**
- * Emscripten's NODEFS (PGlite's file layer on Node) registers a new file's
- * node before it creates the file on disk, and keeps the node when that fails
- * (a read-only or full data directory). PostgreSQL then gets "File exists" for
- * a file that is not there, on every retry and after the disk is writable
- * again, until the process restarts. Forgetting the node on failure keeps the
- * real cause in the error and lets writes resume once the disk is fixed.
- */
-function forgetFailedCreates(db: PGlite): void {
-  const fs = (db as unknown as { mod?: { FS?: EmscriptenFs } }).mod?.FS;
-  const ops = fs?.filesystems?.NODEFS?.node_ops;
-  const mknod = ops?.mknod;
-  if (!fs || !ops || !mknod) return; // another PGlite build: nothing to mend
-  ops.mknod = function (this: unknown, ...args: unknown[]) {
+    const data: EmbeddedWorkerData = { pgdata: dir ? join(dir, 'pgdata') : 'memory://' };
+    const worker = new Worker(new URL('./embedded-postgres-worker.js', import.meta.url), { workerData: data });
     try {
-      return mknod.apply(this, args);
+      const url = await new Promise<string>((ok, fail) => {
+        worker.once('message', (m: EmbeddedWorkerMessage) => ('url' in m ? ok(m.url) : fail(new Error('error' in m ? m.error : 'embedded database stopped while starting'))));
+        worker.once('error', fail);
+        worker.once('exit', (code) => fail(new Error(`embedded database thread exited (${code}) while starting`)));
+      });
+      worker.removeAllListeners();
+      // After the start, a dead thread shows as failed queries (503): say why once.
+      worker.on('error', (e) => process.emitWarning(`embedded database thread failed: ${e.message}`));
+      return new EmbeddedPostgres(worker, lockFile, url, dir);
     } catch (e) {
-      try {
-        fs.hashRemoveNode(fs.lookupNode(args[0], args[1] as string));
-      } catch {
-        /* not registered after all */
-      }
+      await worker.terminate();
+      if (lockFile) rmSync(lockFile, { force: true });
       throw e;
     }
-  };
+  }
+
+  /** Closes the socket server and the database (a checkpoint on disk), then ends the thread. */
+  async stop(): Promise<void> {
+    await new Promise<void>((done) => {
+      const t = setTimeout(done, 10_000);
+      const finish = () => (clearTimeout(t), done());
+      this.worker.once('exit', finish);
+      this.worker.on('message', (m: EmbeddedWorkerMessage) => 'stopped' in m && finish());
+      this.worker.postMessage('stop');
+    });
+    await this.worker.terminate();
+    if (this.lockFile) rmSync(this.lockFile, { force: true });
+  }
 }
 
 // Two processes on one PGlite directory would corrupt it, so refuse the second.

@@ -24,6 +24,14 @@ export class MetricsService {
     registers: [this.registry],
   });
 
+  /** Of those, the ones a fast path answered ahead of Express and Nest (src/registry/rest/fast-paths.ts). */
+  readonly httpFastPath = new Counter({
+    name: 'switchyard_http_fast_path_requests_total',
+    help: 'REST requests answered by a fast path ahead of Express and Nest (heartbeats, registrations), by route',
+    labelNames: ['route'] as const,
+    registers: [this.registry],
+  });
+
   readonly grpcRequests = new Counter({
     name: 'switchyard_grpc_requests_total',
     help: 'Management gRPC calls by method and status code',

@@ -8,49 +8,10 @@ import { AlreadyExists, dataFault, DomainError, InsufficientStorage, storageFaul
 import type { LabelRequirement } from '../label-selector.js';
 import { type Change, type Kind, type Resource, type ResourceInput, type ResourceKey, scopeFields, scopeOf } from '../../model/resources.js';
 import { GroupCommit, type Settled } from './group-commit.js';
+import { COLUMNS, keyId, normalized, type Row, toResource } from './rows.js';
+import { type CreateBatchResult, type SimpleQueryClient, writeCreateBatch } from './create-batch.js';
+import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver.js';
 import type { GroupedCreate, HistoryOptions, ListOptions, Page, RegistryStore, WriteOptions, WriteTx } from './registry-store.js';
-
-const COLUMNS = `"kind", "scope", "name", "labels", "spec", "status", "version", "created_at", "updated_at"`;
-
-interface Row {
-  kind: Kind;
-  scope: string;
-  name: string;
-  labels: Record<string, string>;
-  spec: Record<string, unknown>;
-  status: Record<string, unknown>;
-  version: number;
-  created_at: Date;
-  updated_at: Date;
-}
-
-function toResource(r: Row): Resource {
-  return {
-    kind: r.kind,
-    name: r.name,
-    ...scopeFields(r.kind, r.scope),
-    labels: sortKeys(r.labels ?? {}),
-    spec: sortKeys(r.spec),
-    version: r.version,
-    createdAt: new Date(r.created_at).toISOString(),
-    updatedAt: new Date(r.updated_at).toISOString(),
-    status: r.status ?? {},
-  };
-}
-
-// jsonb keeps keys in its own order (by length); present them alphabetically instead.
-function sortKeys<T>(v: T): T {
-  if (Array.isArray(v)) return v.map(sortKeys) as T;
-  if (v && typeof v === 'object') {
-    // fromEntries defines own properties: a `__proto__` label stays a label, not a prototype.
-    return Object.fromEntries(Object.keys(v).sort().map((k) => [k, sortKeys((v as Record<string, unknown>)[k])])) as T;
-  }
-  return v;
-}
-
-// A resource read back from jsonb, with labels and spec keys in the same order toResource gives.
-const normalized = (r: Resource): Resource => ({ ...r, labels: sortKeys(r.labels ?? {}), spec: sortKeys(r.spec) });
-
 
 // Connection-level failures: the database is down or unreachable, not the request's fault.
 const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', '57P01', '57P02', '57P03', '53300', '3D000', '08000', '08001', '08003', '08006', '08004']);
@@ -114,6 +75,9 @@ class RollbackForDryRun<T> extends Error {
   }
 }
 
+// What a key may hold to be read in a batch: jsonb refuses NUL and lone surrogates (a text parameter does not).
+const JSONB_SAFE = /^[^\u0000\ud800-\udfff]*$/;
+
 /** A grouped create waiting for its batch: the async context and span of its writer. */
 interface QueuedCreate {
   item: GroupedCreate;
@@ -121,21 +85,45 @@ interface QueuedCreate {
   trace?: SpanContext;
 }
 
-const keyId = (k: ResourceKey) => `${k.kind}\u0000${k.scope}\u0000${k.name}`;
 
 /** RegistryStore on PostgreSQL (server or embedded PGlite) through TypeORM. */
 export class TypeormRegistryStore implements RegistryStore {
+  private readonly reads = new GroupCommit<ResourceKey, Resource | undefined>((keys) => this.getMany(keys));
   private readonly creates = new GroupCommit<QueuedCreate, { resource: Resource; revision: number }>((batch) => this.commitCreates(batch));
 
   constructor(private readonly ds: DataSource) {}
 
+  /**
+   * Point reads are batched as creates are: the ones that arrive while a
+   * batch is being read go together in the next one (a lone read goes at
+   * once). A fleet registering heartbeat endpoints reads two keys per
+   * registration (the service, and no durable endpoint of that name), and one
+   * statement per batch instead of per read was most of their cost. A key
+   * with a character jsonb cannot carry (NUL, a lone surrogate) is read on
+   * its own, so that its error is its own and not its batch's.
+   */
   get(key: ResourceKey): Promise<Resource | undefined> {
-    return guard(async () => {
-      const rows: Row[] = await this.ds.query(
-        `SELECT ${COLUMNS} FROM "resources" WHERE "kind" = $1 AND "scope" = $2 AND "name" = $3`,
-        [key.kind, key.scope, key.name],
-      );
-      return rows[0] ? toResource(rows[0]) : undefined;
+    return guard(() => (JSONB_SAFE.test(key.kind + key.scope + key.name) ? this.reads.submit(key) : this.getOne(key)));
+  }
+
+  private async getOne(key: ResourceKey): Promise<Resource | undefined> {
+    const rows: Row[] = await this.ds.query(`SELECT ${COLUMNS} FROM "resources" WHERE "kind" = $1 AND "scope" = $2 AND "name" = $3`, [key.kind, key.scope, key.name]);
+    return rows[0] ? toResource(rows[0]) : undefined;
+  }
+
+  private async getMany(keys: ResourceKey[]): Promise<Settled<Resource | undefined>[]> {
+    if (keys.length === 1) return [{ ok: true, value: await this.getOne(keys[0]) }];
+    const wanted = [...new Map(keys.map((k) => [keyId(k), { kind: k.kind, scope: k.scope, name: k.name }])).values()];
+    const rows: Row[] = await this.ds.query(
+      `SELECT ${COLUMNS.split(', ').map((c) => `r.${c}`).join(', ')} FROM "resources" r
+         JOIN jsonb_to_recordset($1::jsonb) AS k("kind" text, "scope" text, "name" text) ON r."kind" = k."kind" AND r."scope" = k."scope" AND r."name" = k."name"`,
+      [JSON.stringify(wanted)],
+    );
+    const found = new Map(rows.map((r) => [keyId(r), r]));
+    // Each reader gets its own object, as from a read of its own.
+    return keys.map((k) => {
+      const r = found.get(keyId(k));
+      return { ok: true, value: r ? toResource(r) : undefined };
     });
   }
 
@@ -262,85 +250,37 @@ export class TypeormRegistryStore implements RegistryStore {
   }
 
   /**
-   * One batch of grouped creates in one transaction: the lock, one read of
-   * every key the checks need, each check in queue order, one multi-row
-   * INSERT into resources and one into changes, one registry_state update.
-   * A check's refusal answers that create alone. If a statement fails, the
+   * One batch of grouped creates in one transaction (writeCreateBatch). A
+   * check's refusal answers that create alone. If a statement fails, the
    * batch is rolled back and every create runs again in a transaction of its
    * own (in order), so the one at fault gets its own error and the others go
    * through; only when the database itself is down or full does every create
    * of the batch get that error at once (each alone would get it too).
    */
   private async commitCreates(batch: QueuedCreate[]): Promise<Settled<{ resource: Resource; revision: number }>[]> {
-    let out: Settled<{ resource: Resource; revision: number }>[] = [];
-    let written: { at: number; change: Change; resource: Resource }[] = [];
+    let result: CreateBatchResult | undefined;
+    let failure: unknown;
     try {
-      await this.ds.transaction(async (em) => {
-        out = [];
-        written = [];
-        const [state] = await em.query(`SELECT "revision" FROM "registry_state" WHERE "id" = 1 FOR UPDATE`);
-        let revision = Number(state.revision);
-        const keys = new Map<string, ResourceKey>();
-        for (const q of batch) for (const k of q.item.reads) keys.set(keyId(k), { kind: k.kind, scope: k.scope, name: k.name });
-        const rows: Row[] = keys.size
-          ? await em.query(
-              `SELECT ${COLUMNS.split(', ').map((c) => `r.${c}`).join(', ')} FROM "resources" r
-                 JOIN jsonb_to_recordset($1::jsonb) AS k("kind" text, "scope" text, "name" text) ON r."kind" = k."kind" AND r."scope" = k."scope" AND r."name" = k."name"`,
-              [JSON.stringify([...keys.values()])],
-            )
-          : [];
-        const view = new Map(rows.map((r) => [keyId(r), toResource(r)]));
-        const accepted: { at: number; revision: number; q: QueuedCreate }[] = [];
-        batch.forEach((q, at) => {
-          try {
-            q.item.check((k) => view.get(keyId(k)));
-          } catch (error) {
-            out[at] = { ok: false, error };
-            return;
-          }
-          const now = new Date(0).toISOString();
-          view.set(keyId({ kind: q.item.input.kind, scope: scopeOf(q.item.input), name: q.item.input.name }), { ...q.item.input, version: 1, createdAt: now, updatedAt: now, status: {} });
-          accepted.push({ at, revision: ++revision, q });
-        });
-        if (!accepted.length) return;
-        const inserted: (Row & { revision: string })[] = await em.query(
-          `INSERT INTO "resources" ("kind", "scope", "name", "labels", "spec", "status", "version", "revision", "created_at", "updated_at")
-           SELECT x."kind", x."scope", x."name", x."labels", x."spec", x."status", 1, x."revision", now(), now()
-             FROM jsonb_to_recordset($1::jsonb) AS x("kind" text, "scope" text, "name" text, "labels" jsonb, "spec" jsonb, "status" jsonb, "revision" bigint)
-            ORDER BY x."revision"
-           RETURNING ${COLUMNS}, "revision"`,
-          [JSON.stringify(accepted.map(({ revision, q }) => ({ kind: q.item.input.kind, scope: scopeOf(q.item.input), name: q.item.input.name, labels: q.item.input.labels, spec: q.item.input.spec, status: q.item.status ?? {}, revision })))],
-        );
-        const byRevision = new Map(inserted.map((r) => [Number(r.revision), toResource(r)]));
-        const entries = accepted.map(({ revision, q }) => {
-          const r = byRevision.get(revision);
-          if (!r) throw new Error(`internal: revision ${revision} was not inserted`);
-          return { revision, r, actor: q.item.actor.slice(0, 128), comment: q.item.comment?.slice(0, 256) };
-        });
-        const stamped: { revision: string; at: Date }[] = await em.query(
-          `INSERT INTO "changes" ("revision", "kind", "scope", "name", "version", "op", "actor", "comment", "at", "object")
-           SELECT x."revision", x."kind", x."scope", x."name", x."version", 'create', x."actor", x."comment", now(), x."object"
-             FROM jsonb_to_recordset($1::jsonb) AS x("revision" bigint, "kind" text, "scope" text, "name" text, "version" integer, "actor" text, "comment" text, "object" jsonb)
-            ORDER BY x."revision"
-           RETURNING "revision", "at"`,
-          [JSON.stringify(entries.map(({ revision, r, actor, comment }) => ({ revision, kind: r.kind, scope: scopeOf(r), name: r.name, version: r.version, actor, comment: comment ?? null, object: r })))],
-        );
-        const atOf = new Map(stamped.map((s) => [Number(s.revision), new Date(s.at).toISOString()]));
-        await em.query(`UPDATE "registry_state" SET "revision" = $1 WHERE "id" = 1`, [revision]);
-        written = entries.map(({ revision: rev, r, actor, comment }, i) => ({
-          at: accepted[i].at,
-          resource: r,
-          // The same entry a reader of the change log gets, as PgWriteTx.log builds it.
-          change: { revision: rev, kind: r.kind, ...scopeFields(r.kind, scopeOf(r)), name: r.name, version: r.version, op: 'create', actor, ...(comment !== undefined ? { comment } : {}), at: atOf.get(rev)!, object: r },
-        }));
-      });
+      // A raw connection of the pool: the batch's statements go in the simple protocol, several per round trip.
+      const [client, release] = (await (this.ds.driver as PostgresDriver).obtainMasterConnection()) as [SimpleQueryClient, (err?: unknown) => void];
+      try {
+        result = await writeCreateBatch(client, batch.map((q) => q.item));
+        release();
+      } catch (e) {
+        // A connection that failed (its ROLLBACK did not go through either) is not reused; after a refused statement it is.
+        release(mapDbError(e) instanceof Unavailable ? e : undefined);
+        throw e;
+      }
     } catch (e) {
-      const mapped = mapDbError(e);
-      if (mapped instanceof Unavailable || mapped instanceof InsufficientStorage) return batch.map(() => ({ ok: false, error: mapped }));
+      failure = mapDbError(e);
+    }
+    if (!result) {
+      if (failure instanceof Unavailable || failure instanceof InsufficientStorage) return batch.map(() => ({ ok: false, error: failure }));
       return this.commitOneByOne(batch);
     }
+    const out: Settled<{ resource: Resource; revision: number }>[] = result.refused.map((error) => ({ ok: false, error }));
     // Announced in revision order, each in its writer's async context (the audit log reads the request id there).
-    for (const w of written) {
+    for (const w of result.written) {
       const q = batch[w.at];
       q.scope.runInAsyncScope(() => q.item.committed?.({ revision: w.change.revision, changes: [w.change], ...(q.trace ? { trace: q.trace } : {}) }));
       out[w.at] = { ok: true, value: { resource: w.resource, revision: w.change.revision } };
