@@ -208,13 +208,16 @@ export interface AuthenticatedRequest {
  */
 export const WriteCtx = createParamDecorator((_: unknown, ctx: ExecutionContext) => {
   const req = ctx.switchToHttp().getRequest<Request & AuthenticatedRequest>();
-  const declared = req.headers['x-switchyard-actor'];
-  const ifMatch = req.headers['if-match'];
-  const who = req.authActor
-    ? { actor: req.authActor, ...(declared !== undefined ? { comment: String(declared).slice(0, 256) } : {}) }
+  return writeContextOf(req.authActor, req.headers['x-switchyard-actor'], req.headers['if-match']);
+});
+
+/** WriteCtx's rule, for callers outside Nest (the fast paths): actor, comment and If-Match from the headers and the authenticated identity. */
+export function writeContextOf(authActor: string | undefined, declared: string | string[] | undefined, ifMatch: string | string[] | undefined): { actor: string; comment?: string; ifMatch?: string } {
+  const who = authActor
+    ? { actor: authActor, ...(declared !== undefined ? { comment: String(declared).slice(0, 256) } : {}) }
     : { actor: String(declared ?? 'anonymous').slice(0, 128) };
   return { ...who, ...(ifMatch !== undefined ? { ifMatch: String(ifMatch) } : {}) };
-});
+}
 
 /**
  * Answers requests Node's HTTP parser refuses before any handler runs

@@ -44,12 +44,13 @@ const TRANSPORT = new Set(['date', 'content-length', 'connection', 'keep-alive',
 /** Status, headers and body with the way-specific parts masked. */
 function comparable(a: Answer, suffix: 'f' | 'n') {
   const mask = (s: string) =>
+    // Random hex goes first: a generated name or UUID with "-f" in it ("fp-f359…") must not meet the suffix rewrite.
     s
-      .replaceAll(`-${suffix}`, '-X')
-      .replace(/\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z/g, 'TIME')
       .replace(/"fp-[0-9a-f]{8}"/g, '"GENERATED"')
+      .replace(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g, 'UUID')
       .replace(/"lease":"\d+"/g, '"lease":"L"')
-      .replace(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g, 'UUID');
+      .replace(/\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z/g, 'TIME')
+      .replaceAll(`-${suffix}`, '-X');
   const headers = Object.fromEntries(
     Object.entries(a.headers)
       .filter(([k]) => !TRANSPORT.has(k))

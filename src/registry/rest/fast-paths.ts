@@ -1,7 +1,7 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { AuthService, Caller } from '../../auth/auth.service.js';
-import { errorHeaders, toErrorBody } from '../../common/http.js';
+import { errorHeaders, toErrorBody, writeContextOf } from '../../common/http.js';
 import { requestIdFrom, runInRequest } from '../../common/request-context.js';
 import { ValidationFailed } from '../../common/errors.js';
 import { validatePlain } from '../../common/validate.js';
@@ -9,7 +9,6 @@ import type { MetricsService } from '../../observability/metrics.service.js';
 import { EndpointDto } from '../dto/index.js';
 import type { EndpointsService } from '../endpoints.service.js';
 import type { EphemeralEndpoints } from '../ephemeral-endpoints.js';
-import type { WriteContext } from '../registry.service.js';
 
 /** What the fast paths call; each is the service its Nest route calls. */
 export interface FastPathDeps {
@@ -33,6 +32,8 @@ interface FastRoute {
   pattern: RegExp;
   /** The Express path: the metrics label and the access policy's key. */
   route: string;
+  /** Written to the access log (heartbeats are not: a fleet sends thousands per second). */
+  logged: boolean;
   /** Whether this request is one the fast path answers exactly as the Nest route would. */
   takes(req: IncomingMessage): boolean;
   handle(m: RegExpExecArray, req: IncomingMessage, body: Buffer, send: Send, fail: Fail): Promise<unknown>;
@@ -83,7 +84,7 @@ export function installFastPaths(server: Server, deps: FastPathDeps): void {
         deps.metrics.httpRequests.inc(labels);
         deps.metrics.httpDuration.observe(labels, seconds);
         deps.metrics.httpFastPath.inc({ route: route.route });
-        if (route !== routes[0]) deps.logger.info({ req: { method: req.method, url, remoteAddress: req.socket.remoteAddress }, res: { statusCode: status }, responseTime: Math.round(seconds * 1000), fastPath: true }, 'request completed');
+        if (route.logged) deps.logger.info({ req: { method: req.method, url, remoteAddress: req.socket.remoteAddress }, res: { statusCode: status }, responseTime: Math.round(seconds * 1000), fastPath: true }, 'request completed');
       };
       const fail: Fail = (err, headers = {}) => {
         const b = toErrorBody(err);
@@ -119,6 +120,7 @@ function heartbeatRoute(deps: FastPathDeps): FastRoute {
     method: 'PUT',
     pattern: new RegExp(`^/api/v1/services/${NAME}/endpoints/${NAME}/heartbeat/?$`),
     route: HEARTBEAT_ROUTE,
+    logged: false,
     takes: (req) => {
       const type = req.headers['content-type'];
       return (!type || /^application\/json\b/i.test(type)) && boundedBody(req, deps.limit);
@@ -151,6 +153,7 @@ function registerRoute(deps: FastPathDeps): FastRoute {
     method: 'POST',
     pattern: new RegExp(`^/api/v1/services/${NAME}/endpoints/?$`),
     route: REGISTER_ROUTE,
+    logged: true,
     takes: (req) => !deps.tracing() && PLAIN_JSON.test(req.headers['content-type'] ?? '') && Number(req.headers['content-length'] ?? 0) > 0 && boundedBody(req, deps.limit),
     async handle(m, req, body, send, fail) {
       const [, service] = m;
@@ -164,19 +167,11 @@ function registerRoute(deps: FastPathDeps): FastRoute {
         const value = parsed.value;
         if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new ValidationFailed([{ field: '(body)', message: 'must be a JSON object' }]);
         const dto = validatePlain(EndpointDto, value);
-        const created = await runInRequest({ requestId }, () => deps.endpoints.create(service, dto, writeContext(caller, declared, req.headers['if-match'])));
+        const created = await runInRequest({ requestId }, () => deps.endpoints.create(service, dto, writeContextOf(caller.principal ? caller.actor : undefined, declared, req.headers['if-match'])));
         send(201, created, { ...idHeader, 'Cache-Control': 'no-store', ETag: `"${created.version}"` });
       } catch (err) {
         fail(err, idHeader);
       }
     },
   };
-}
-
-/** WriteCtx's rule: the authenticated identity is the actor, and X-Switchyard-Actor then only a comment. */
-function writeContext(caller: Caller, declared: string | string[] | undefined, ifMatch: string | string[] | undefined): WriteContext {
-  const who = caller.principal
-    ? { actor: caller.actor, ...(declared !== undefined ? { comment: String(declared).slice(0, 256) } : {}) }
-    : { actor: String(declared ?? 'anonymous').slice(0, 128) };
-  return { ...who, ...(ifMatch !== undefined ? { ifMatch: String(ifMatch) } : {}) };
 }

@@ -1,7 +1,7 @@
 import { escapeLiteral } from 'pg';
 import { type Change, type Resource, scopeFields, scopeOf } from '../../model/resources.js';
 import type { GroupedCreate } from './registry-store.js';
-import { COLUMNS, keyId, type Row, toResource } from './rows.js';
+import { keyId, type Row, selectByKeys, toResource } from './rows.js';
 
 /** The part of a pg client this needs: a simple-protocol query, which may hold several statements. */
 export interface SimpleQueryClient {
@@ -56,8 +56,7 @@ async function write(client: SimpleQueryClient, items: GroupedCreate[]): Promise
   const keys = new Map<string, { kind: string; scope: string; name: string }>();
   for (const item of items) for (const k of item.reads) keys.set(keyId(k), { kind: k.kind, scope: k.scope, name: k.name });
   const read = keys.size
-    ? `; SELECT ${COLUMNS.split(', ').map((c) => `r.${c}`).join(', ')} FROM "resources" r
-         JOIN jsonb_to_recordset(${json([...keys.values()])}) AS k("kind" text, "scope" text, "name" text) ON r."kind" = k."kind" AND r."scope" = k."scope" AND r."name" = k."name"`
+    ? `; ${selectByKeys(json([...keys.values()]))}`
     : '';
   const first = (await client.query(`BEGIN; SELECT "revision", now() AS "now" FROM "registry_state" WHERE "id" = 1 FOR UPDATE${read}`)) as Result<unknown>[];
   const state = (first[1] as Result<{ revision: string; now: Date }>).rows[0];

@@ -46,3 +46,11 @@ export const normalized = (r: Resource): Resource => ({ ...r, labels: sortKeys(r
 
 /** A key as one string, for maps of keys. */
 export const keyId = (k: ResourceKey) => `${k.kind}\u0000${k.scope}\u0000${k.name}`;
+
+/**
+ * Reads the resources of a list of keys in one statement: `keys` is SQL for a
+ * jsonb array of {kind, scope, name} (a parameter or an escaped literal).
+ */
+export const selectByKeys = (keys: string) =>
+  `SELECT ${COLUMNS.split(', ').map((c) => `r.${c}`).join(', ')} FROM "resources" r
+     JOIN jsonb_to_recordset(${keys}) AS k("kind" text, "scope" text, "name" text) ON r."kind" = k."kind" AND r."scope" = k."scope" AND r."name" = k."name"`;

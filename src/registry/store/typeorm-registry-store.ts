@@ -8,7 +8,7 @@ import { AlreadyExists, dataFault, DomainError, InsufficientStorage, storageFaul
 import type { LabelRequirement } from '../label-selector.js';
 import { type Change, type Kind, type Resource, type ResourceInput, type ResourceKey, scopeFields, scopeOf } from '../../model/resources.js';
 import { GroupCommit, type Settled } from './group-commit.js';
-import { COLUMNS, keyId, normalized, type Row, toResource } from './rows.js';
+import { COLUMNS, keyId, normalized, type Row, selectByKeys, toResource } from './rows.js';
 import { type CreateBatchResult, type SimpleQueryClient, writeCreateBatch } from './create-batch.js';
 import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver.js';
 import type { GroupedCreate, HistoryOptions, ListOptions, Page, RegistryStore, WriteOptions, WriteTx } from './registry-store.js';
@@ -114,11 +114,7 @@ export class TypeormRegistryStore implements RegistryStore {
   private async getMany(keys: ResourceKey[]): Promise<Settled<Resource | undefined>[]> {
     if (keys.length === 1) return [{ ok: true, value: await this.getOne(keys[0]) }];
     const wanted = [...new Map(keys.map((k) => [keyId(k), { kind: k.kind, scope: k.scope, name: k.name }])).values()];
-    const rows: Row[] = await this.ds.query(
-      `SELECT ${COLUMNS.split(', ').map((c) => `r.${c}`).join(', ')} FROM "resources" r
-         JOIN jsonb_to_recordset($1::jsonb) AS k("kind" text, "scope" text, "name" text) ON r."kind" = k."kind" AND r."scope" = k."scope" AND r."name" = k."name"`,
-      [JSON.stringify(wanted)],
-    );
+    const rows: Row[] = await this.ds.query(selectByKeys('$1::jsonb'), [JSON.stringify(wanted)]);
     const found = new Map(rows.map((r) => [keyId(r), r]));
     // Each reader gets its own object, as from a read of its own.
     return keys.map((k) => {
