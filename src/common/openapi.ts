@@ -170,14 +170,24 @@ export function ApiRequestContent(body: { description: string; required?: boolea
   return ApiExtension(REQUEST_CONTENT, { required: body.required ?? true, description: body.description, content: body.content }) as MethodDecorator;
 }
 
-/** Finishes the generated document: request bodies declared with ApiRequestContent. */
+/** Finishes the generated document: request bodies declared with ApiRequestContent, and the HTTP parser's answers on every operation. */
 export function completeOpenApiDocument(doc: OpenAPIObject): OpenAPIObject {
   for (const path of Object.values(doc.paths)) {
     for (const op of Object.values(path) as Record<string, unknown>[]) {
-      if (!op || typeof op !== 'object' || !(REQUEST_CONTENT in op)) continue;
+      if (!op || typeof op !== 'object') continue;
+      // Node's HTTP parser answers these before any route runs (answerParserErrors), so every operation can get them.
+      const responses = (op.responses ??= {}) as Record<string, unknown>;
+      for (const [status, description] of Object.entries(PARSER_ERRORS)) responses[status] ??= { description, content: { 'application/json': { schema: { $ref: '#/components/schemas/ErrorBodyDto' } } } };
+      if (!(REQUEST_CONTENT in op)) continue;
       op.requestBody = op[REQUEST_CONTENT] as RequestBodyObject;
       delete op[REQUEST_CONTENT];
     }
   }
   return doc;
 }
+
+/** Answers of the HTTP parser itself, on any operation. */
+const PARSER_ERRORS: Record<string, string> = {
+  408: 'the request did not arrive in time (Node\'s request timeout)',
+  431: 'the request line and headers are larger than the limit (16 KiB): a very long URL or header',
+};

@@ -72,7 +72,7 @@ export class EphemeralEndpoints extends EventEmitter implements OnApplicationBoo
 
   /** Registers over REST: validates, then writes the key on a fresh lease of spec.ttlSeconds. */
   async register(service: string, body: unknown): Promise<Resource> {
-    const { input } = parseResource(body, { kind: 'Endpoint', service });
+    const { input } = parseResource(body, { kind: 'Endpoint', service, heartbeat: true });
     const ttl = (input.spec as unknown as EndpointSpec).ttlSeconds;
     if (!ttl) throw new ValidationFailed([{ field: 'spec.ttlSeconds', message: 'is required for heartbeat registration' }]);
     if (!(await this.store.get({ kind: 'Service', scope: '', name: service }))) throw new NotFound(`Service ${service} not found`);
@@ -151,7 +151,7 @@ export class EphemeralEndpoints extends EventEmitter implements OnApplicationBoo
     try {
       if (!service || !id || rest.length) throw new Error('key must be /switchyard/endpoints/<service>/<id>');
       const raw = JSON.parse(kv.value) as Record<string, unknown>;
-      const { input } = parseResource({ ...raw, name: id, service }, { kind: 'Endpoint', service });
+      const { input } = parseResource({ ...raw, name: id, service }, { kind: 'Endpoint', service, heartbeat: true });
       const prev = this.byService.get(service)?.get(id);
       const now = new Date().toISOString();
       const resource: Resource<EndpointSpec> = {

@@ -16,8 +16,12 @@ export interface ParsedResource {
 /**
  * Validates one resource (shape and cross-field rules, not references).
  * `body` may be a DTO instance the ValidationPipe already checked, or a plain object.
+ * `heartbeat`: an Endpoint held in coordination, the only kind that may carry spec.ttlSeconds.
  */
-export function parseResource(body: unknown, opts: { kind?: Kind; service?: string; namespace?: string; group?: string; name?: string; prefix?: string } = {}): ParsedResource {
+export function parseResource(
+  body: unknown,
+  opts: { kind?: Kind; service?: string; namespace?: string; group?: string; name?: string; prefix?: string; heartbeat?: boolean } = {},
+): ParsedResource {
   const prefix = opts.prefix ?? '';
   const at = (f: string) => (prefix ? `${prefix}.${f}` : f);
   let kind = opts.kind;
@@ -46,6 +50,12 @@ export function parseResource(body: unknown, opts: { kind?: Kind; service?: stri
     if (opts.service && dto.service && dto.service !== opts.service)
       violations.push({ field: at('service'), message: `must match the service in the URL (${opts.service})` });
     if (!service) violations.push({ field: at('service'), message: 'is required' });
+    // A durable row has no lease: a TTL stored on it would be shown and never honoured.
+    if (!opts.heartbeat && (dto.spec as { ttlSeconds?: unknown }).ttlSeconds !== undefined)
+      violations.push({
+        field: at('spec.ttlSeconds'),
+        message: 'is only for heartbeat endpoints, registered with POST /api/v1/services/{service}/endpoints; PUT, PATCH, /apply and gRPC write durable endpoints, which have no TTL',
+      });
   }
   if (opts.name !== undefined) {
     if (dto.name !== undefined && dto.name !== opts.name)

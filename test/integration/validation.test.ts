@@ -303,4 +303,25 @@ describe('validation: every bad input is a 400 naming the field, and nothing is 
     assert.equal(body.spec.address, '10.0.0.9');
     assert.ok(body.status.ephemeral, 'the heartbeat endpoint, not a durable twin');
   });
+
+  const fields = (body: unknown) => (body as { violations: { field: string }[] }).violations.map((v) => v.field);
+
+  it('refuses spec.ttlSeconds on a durable endpoint (PUT, PATCH, /apply) with 400 at the field, writing nothing: a stored TTL would never be honoured', async () => {
+    const ep = { kind: 'Endpoint', name: 'durable-ttl', service: svc.name, spec: { address: '10.0.0.12', port: 83 } };
+    const ttl = { ...ep, spec: { ...ep.spec, ttlSeconds: 30 } };
+    const applied = await app.http('POST', '/api/v1/apply', { resources: [ep, ttl] });
+    assert.equal(applied.status, 400, JSON.stringify(applied.body));
+    assert.deepEqual(fields(applied.body), ['resources[1].spec.ttlSeconds']);
+    assert.equal((await app.http('GET', `/api/v1/services/${svc.name}/endpoints/durable-ttl`)).status, 404, 'nothing of the apply was written');
+    assert.equal((await app.http('POST', '/api/v1/apply', { resources: [ep] })).status, 200);
+    const put = await app.http('PUT', `/api/v1/services/${svc.name}/endpoints/durable-ttl`, { spec: ttl.spec });
+    assert.equal(put.status, 400, JSON.stringify(put.body));
+    assert.deepEqual(fields(put.body), ['spec.ttlSeconds']);
+    const patch = await app.http('PATCH', `/api/v1/services/${svc.name}/endpoints/durable-ttl`, { spec: { ttlSeconds: 30 } });
+    assert.equal(patch.status, 400, JSON.stringify(patch.body));
+    assert.deepEqual(fields(patch.body), ['spec.ttlSeconds']);
+    const got = await app.http('GET', `/api/v1/services/${svc.name}/endpoints/durable-ttl`);
+    assert.equal((got.body as { version: number; spec: { ttlSeconds?: number } }).spec.ttlSeconds, undefined);
+    assert.equal((got.body as { version: number }).version, 1, 'neither write changed it');
+  });
 });

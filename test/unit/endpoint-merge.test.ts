@@ -19,7 +19,7 @@ interface Case {
 }
 
 const endpoint = (raw: unknown, i: number, where: string): Resource<EndpointSpec> => {
-  const { input } = parseResource({ ...(raw as object), kind: 'Endpoint', service: 'svc' }, { kind: 'Endpoint', service: 'svc', prefix: `${where}[${i}]` });
+  const { input } = parseResource({ ...(raw as object), kind: 'Endpoint', service: 'svc' }, { kind: 'Endpoint', service: 'svc', prefix: `${where}[${i}]`, heartbeat: where === 'heartbeat' });
   return { ...(input as unknown as Resource<EndpointSpec>), version: 1, createdAt: '', updatedAt: '', status: {} };
 };
 
