@@ -7,7 +7,7 @@ import type { Resource } from '../../src/model/resources.js';
 import { buildIR, patchEndpoints } from '../../src/translate/ir.js';
 import { type IR } from '../../src/translate/types.js';
 import { inconsistencies, SnapshotCache } from '../../src/xds/cache/cache.js';
-import { TYPE } from '../../src/translate/envoy-types.js';
+import { PUSH_ORDER, TYPE } from '../../src/translate/envoy-types.js';
 import { validateEncoded } from '../../src/xds/cache/pgv.js';
 import { encodeResource } from '../../src/xds/cache/envoy-protos.js';
 import { echoEndpoint, echoRoute, echoService, edgeListener } from '../support/fixtures.js';
@@ -192,5 +192,34 @@ describe('snapshot cache: memory under many EDS-only changes', () => {
     const alive = superseded.filter((w) => w.deref() !== undefined).length;
     // The one just superseded may still be referenced by a derivation of the current snapshot; a chain of them must not be.
     assert.ok(alive <= 2, `${alive} of ${CHANGES} superseded EDS snapshots still reachable`);
+  });
+});
+
+describe('snapshot cache: memory under many route changes', () => {
+  const CHANGES = 1000;
+  it(`${CHANGES} weight changes of one route of 200 retain encodings of a bounded size, not every superseded RouteConfiguration`, () => {
+    const ROUTES = 200;
+    const routes = Array.from({ length: ROUTES }, (_, i) => ({ ...echoRoute(), name: `r${i}`, spec: { ...echoRoute().spec, hosts: [`h${i}.example`] } }));
+    const base = [echoService(), echoEndpoint('echo-1', 'v1'), echoEndpoint('echo-2', 'v2', 50062), edgeListener(routes.map((r) => r.name))].map(res);
+    const cache = new SnapshotCache(POLICY_KINDS);
+    const at = (i: number) => buildIR({ revision: i + 1, resources: [...base, ...routes.map((r, k) => res(k === 0 ? { ...r, spec: { ...r.spec, rules: echoRoute(1 + (i % 99), 99 - (i % 99)).spec.rules } } : r))] }, POLICY_KINDS);
+    cache.setIR(at(0));
+    cache.snapshot(envoy);
+    const liveChars = () => PUSH_ORDER.reduce((a, t) => a + cache.snapshot(envoy)!.types[t].list.reduce((b, e) => b + JSON.stringify(e.json).length + t.length + 1, 0), 0);
+    const first = liveChars();
+    let peak = 0;
+    for (let i = 1; i <= CHANGES; i++) {
+      const before = cache.snapshot(envoy)!.types[TYPE.route].version;
+      cache.setIR(at(i));
+      if (i % 99 !== 0) assert.notEqual(cache.snapshot(envoy)!.types[TYPE.route].version, before, `change ${i} is a new RouteConfiguration`);
+      peak = Math.max(peak, cache.encodingKeyChars);
+    }
+    // Every change supersedes a RouteConfiguration of all 200 routes; keeping each would be CHANGES × its size.
+    const routeChars = cache.snapshot(envoy)!.types[TYPE.route].list.reduce((a, e) => a + JSON.stringify(e.json).length, 0);
+    const bound = first + Math.max(2 ** 20, first / 4);
+    assert.ok(CHANGES * routeChars > 10 * bound, 'sized so that keeping every version would break the bound');
+    // pruneEncodings lets key characters reach the live ones plus max(1 Mi, a quarter) before it prunes, plus one build's worth.
+    assert.ok(peak <= bound + 2 * routeChars, `${peak} key characters retained for ${first} live`);
+    assert.ok(liveChars() <= first * 1.1);
   });
 });

@@ -86,6 +86,14 @@ function encodeAny(typeUrl: string, value: Uint8Array): Uint8Array {
 }
 
 /**
+ * Key characters superseded encodings may add before a prune (each also holds
+ * the JSON object it stands for): a quarter of the live ones, at least 1 Mi.
+ * A prune walks every live encoding, so this keeps its cost per change
+ * constant while memory stays within 1.25 × the catalogue's.
+ */
+const pruneSlackChars = (live: number) => Math.max(2 ** 20, live / 4);
+
+/**
  * Snapshot cache fed with IRs. Resources are encoded once per distinct content
  * (keyed by a hash of their JSON) and reused across rebuilds and groups.
  */
@@ -108,6 +116,14 @@ export class SnapshotCache implements XdsCache {
   private readonly newGroupListeners = new Set<(snap: GroupSnapshot) => void>();
   private readonly forgetListeners = new Set<(group: NodeGroup) => void>();
   private encoded = new Map<string, EncodedResource>();
+  /**
+   * Characters of the keys in `encoded` (each key is the resource's JSON, so
+   * about its size), and of those in use at the last prune: a count bound
+   * alone let a 1,000-route catalogue keep thousands of superseded
+   * RouteConfigurations of ~80 KiB each (issue 16, slow proxies scenario).
+   */
+  private keyChars = 0;
+  private liveKeyChars = 0;
   /** Encodings by resource object: a render reused from a group's memo is not serialized again to find its encoding. */
   private readonly byObject = new WeakMap<object, { key: string; enc: EncodedResource }>();
   /**
@@ -124,6 +140,11 @@ export class SnapshotCache implements XdsCache {
   /** How many distinct encodings the cache keeps for reuse (tests check that it follows the catalogue, not its history). */
   get encodingCount(): number {
     return this.encoded.size;
+  }
+
+  /** Characters of the retained encodings' keys (their JSON): tests check it follows the catalogue, not its history. */
+  get encodingKeyChars(): number {
+    return this.keyChars;
   }
 
   /** The IR the cache currently serves. */
@@ -256,7 +277,7 @@ export class SnapshotCache implements XdsCache {
         out.push({ key, snap, changed: PUSH_ORDER.some((type) => snap.types[type].version !== old.types[type].version) });
       }
       // Drop encodings no group uses any more, so memory follows the catalogue, not its history.
-      if (used && this.groups.size) this.encoded = used;
+      if (used && this.groups.size) this.keepEncodings(used);
     }
     for (const { group, out: translated } of t.waiting) out.push({ key: groupKey(group), snap: this.snapshotOf(group, t.ir, translated), changed: true });
     return out;
@@ -295,7 +316,7 @@ export class SnapshotCache implements XdsCache {
     let live = 0;
     // By size, not list length: a fast-path snapshot builds its list only when something reads it.
     for (const g of this.groups.values()) for (const t of PUSH_ORDER) live += g.types[t].resources.size;
-    if (this.encoded.size <= 2 * live + 1024) return;
+    if (this.encoded.size <= 2 * live + 1024 && this.keyChars <= this.liveKeyChars + pruneSlackChars(this.liveKeyChars)) return;
     const used = new Map<string, EncodedResource>();
     for (const g of this.groups.values())
       for (const t of PUSH_ORDER) {
@@ -303,7 +324,14 @@ export class SnapshotCache implements XdsCache {
         const src = this.sources.get(type);
         type.list.forEach((enc, i) => used.set(src?.clean ? src.keys[i] : `${t}\u0000${JSON.stringify(enc.json)}`, enc));
       }
+    this.keepEncodings(used);
+  }
+
+  private keepEncodings(used: Map<string, EncodedResource>): void {
     this.encoded = used;
+    let chars = 0;
+    for (const k of used.keys()) chars += k.length;
+    this.keyChars = this.liveKeyChars = chars;
   }
 
   private build(group: NodeGroup, ir: IR, used?: Map<string, EncodedResource>): GroupSnapshot {
@@ -470,6 +498,7 @@ export class SnapshotCache implements XdsCache {
       const value = split?.value ?? encodeResource(typeUrl, r.resource);
       enc = { name: r.name, hash: sha(value), any: encodeAny(typeUrl, value), json: r.resource, owner: r.owner, needs: r.needs, violations: split?.violations ?? validateEncoded(typeUrl, value) };
       this.encoded.set(key, enc);
+      this.keyChars += key.length;
     }
     if (!known) this.byObject.set(r.resource, { key, enc });
     if (enc.violations.length) {
