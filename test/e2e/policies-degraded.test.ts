@@ -5,6 +5,7 @@ import { startTestApp, type TestApp } from '../support/app.js';
 import { attempt, type EchoBackend, type Outcome, startEchoBackend, tally } from '../support/echo-backends.js';
 import { echoRoute, echoService } from '../support/fixtures.js';
 import { trackPriorityRetentionTimers } from '../support/priority-timers.js';
+import { assertShare } from '../support/shares.js';
 import { apply, endpointOf, eventually, nackCount, useXds, xdsClient } from '../support/xds-client.js';
 
 /** Calls in a loop until stopped, keeping every outcome: the steady traffic a drain must not disturb. */
@@ -102,8 +103,7 @@ describe('a subset with no usable endpoints never fails its share of calls (real
       assert.deepEqual(failures(await load.stop()), [], 'no call failed');
     }
     const t = await tally(client, 2000);
-    const share = ((t['v2'] ?? 0) / 2000) * 100;
-    assert.ok(Math.abs(share - 10) <= 3, `v2 has its 10 % again (${share} %)`);
+    assertShare(t['v2'] ?? 0, 2000, 10, 'v2 has its 10 % again');
   });
 
   it('with no usable backend at all, the rule stays as it is and the Route says so', async () => {

@@ -4,6 +4,7 @@ import type * as grpc from '@grpc/grpc-js';
 import { startTestApp, type TestApp } from '../support/app.js';
 import { attempt, type EchoBackend, type Outcome, startEchoBackend } from '../support/echo-backends.js';
 import { acked, calls, countOf, latency, median, routesOf, write } from '../support/policy-traffic.js';
+import { assertShare } from '../support/shares.js';
 import { apply, endpointOf, eventually, nackCount, useXds, xdsClient } from '../support/xds-client.js';
 
 const NODE = 'fault-e2e';
@@ -62,7 +63,7 @@ describe('fault injection policies with a real grpc-js-xds client', () => {
     assert.ok(m.ms.median < DELAY_MS / 2, `calls are not fast without a fault: ${JSON.stringify(m.ms)}`);
   });
 
-  it('abort {grpcStatus: UNAVAILABLE, percent: 30} fails 30 ± 5 % of 1000 calls in the client, with "Fault injected"', async () => {
+  it('abort {grpcStatus: UNAVAILABLE, percent: 30} fails 30 % (binomial band) of 1000 calls in the client, with "Fault injected"', async () => {
     await write(app, 'POST', '/api/v1/policies', chaos({ abort: { grpcStatus: 'UNAVAILABLE', percent: 30 } }));
     await write(app, 'PUT', '/api/v1/routes/echo', route(['chaos']));
     const sent = await acked(app, NODE, (s) => routeFault(s) !== undefined);
@@ -75,7 +76,7 @@ describe('fault injection policies with a real grpc-js-xds client', () => {
     const aborted = m.os.filter((o) => o.code);
     console.log(`abort 30 %: ${JSON.stringify(m.t)} (${(aborted.length / 10).toFixed(1)} % aborted), ${m.reached} reached the backend`);
     assert.equal((m.t.a ?? 0) + (m.t.UNAVAILABLE ?? 0), 1000, JSON.stringify(m.t));
-    assert.ok(Math.abs(aborted.length / 10 - 30) <= 5, `${aborted.length / 10} % aborted`);
+    assertShare(aborted.length, 1000, 30, 'aborted');
     assert.ok(aborted.every((o) => o.details === 'Fault injected'), JSON.stringify(aborted.find((o) => o.details !== 'Fault injected')));
     assert.equal(m.reached, m.t.a, 'aborted calls never reach the backend');
   });

@@ -5,6 +5,7 @@ import * as xds from '@grpc/grpc-js-xds';
 import { startTestApp, type TestApp } from '../support/app.js';
 import { EchoClient, type EchoBackend, say, startEchoBackend } from '../support/echo-backends.js';
 import { echoRoute, echoService } from '../support/fixtures.js';
+import { assertShare } from '../support/shares.js';
 import { eventually } from '../support/xds-client.js';
 
 const endpoint = (name: string, b: EchoBackend, version: string) => ({
@@ -50,10 +51,9 @@ describe('end to end with a real grpc-js-xds client and real gRPC backends', () 
 
   const proxies = async () => (await app.http('GET', '/api/v1/proxies')).body.items;
 
-  it('splits 90/10 by route weight (±3 points over 2000 calls)', async () => {
+  it('splits 90/10 by route weight (2000 calls, within the binomial band)', async () => {
     const t = await tally(client, 2000);
-    const v2share = ((t['v2'] ?? 0) / 2000) * 100;
-    assert.ok(Math.abs(v2share - 10) <= 3, `v2 got ${v2share}% (${JSON.stringify(t)})`);
+    assertShare(t['v2'] ?? 0, 2000, 10, `v2 (${JSON.stringify(t)})`);
     assert.equal((t['v1-a'] ?? 0) + (t['v2'] ?? 0), 2000);
   });
 
@@ -69,7 +69,7 @@ describe('end to end with a real grpc-js-xds client and real gRPC backends', () 
       assert.ok((t['v2'] ?? 0) > 120, JSON.stringify(t));
     });
     const t = await tally(client, 2000);
-    assert.ok(Math.abs(((t['v2'] ?? 0) / 2000) * 100 - 50) <= 4, JSON.stringify(t));
+    assertShare(t['v2'] ?? 0, 2000, 50, `v2 (${JSON.stringify(t)})`);
   });
 
   it('brings a new endpoint into rotation, and takes it out when unhealthy or deleted', async () => {
